@@ -1,0 +1,534 @@
+//! The streaming line driver shared by every line-based format: opens plain or gzip input,
+//! splits it into lines (in parallel byte ranges for large plain files), handles BOM, CRLF,
+//! quoting, invalid UTF-8 and truncated last lines, and hands each line to a format's
+//! [`LineParser`]. Nothing is loaded whole: input is read in fixed-size blocks.
+
+use crate::error::EventsError;
+use crate::reject::{RejectReason, Rejected};
+use crate::table::{EventTable, RawEvent};
+use flate2::read::MultiGzDecoder;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Block size for reading input.
+const BLOCK: usize = 1 << 20;
+/// Plain files larger than this are parsed in parallel byte ranges.
+const PARALLEL_MIN_BYTES: u64 = 8 << 20;
+
+/// Called with the number of input bytes consumed since the last call.
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// How to read.
+#[derive(Clone, Default)]
+pub struct ReadOptions {
+    /// Worker threads for large plain files (0 = all cores).
+    pub threads: usize,
+    /// Progress callback (bytes).
+    pub progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for ReadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("threads", &self.threads)
+            .finish()
+    }
+}
+
+/// What reading one input produced.
+#[derive(Debug, Default)]
+pub struct ReadOutput {
+    /// The good events, in input order.
+    pub table: EventTable,
+    /// The rejected rows, in input order.
+    pub rejects: Vec<Rejected>,
+    /// Data lines seen (header and blank lines excluded).
+    pub lines: u64,
+    /// Blank lines skipped.
+    pub blank_lines: u64,
+}
+
+/// Most fields a row can hand to a parser; rows with more are counted, not stored.
+pub const MAX_FIELDS: usize = 32;
+
+/// The fields of one row, on the stack (no allocation per row).
+#[derive(Debug)]
+pub struct Fields<'a> {
+    f: [&'a str; MAX_FIELDS],
+    n: usize,
+}
+
+impl<'a> Default for Fields<'a> {
+    fn default() -> Self {
+        Fields {
+            f: [""; MAX_FIELDS],
+            n: 0,
+        }
+    }
+}
+
+impl<'a> Fields<'a> {
+    /// Removes all fields.
+    pub fn clear(&mut self) {
+        self.n = 0;
+    }
+    /// Appends a field (counted past [`MAX_FIELDS`], but not stored).
+    #[inline]
+    pub fn push(&mut self, s: &'a str) {
+        if self.n < MAX_FIELDS {
+            self.f[self.n] = s;
+        }
+        self.n += 1;
+    }
+    /// Number of fields in the row.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+    /// True when the row has no fields.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+    /// The stored fields.
+    pub fn as_slice(&self) -> &[&'a str] {
+        &self.f[..self.n.min(MAX_FIELDS)]
+    }
+    /// Checks the row has exactly `n` fields.
+    pub fn expect(&self, n: usize) -> Result<&[&'a str], RejectReason> {
+        if self.n == n {
+            Ok(self.as_slice())
+        } else {
+            Err(RejectReason::FieldCount {
+                expected: n,
+                found: self.n,
+            })
+        }
+    }
+}
+
+/// Reusable per-thread buffers for splitting a line into fields.
+#[derive(Debug)]
+pub struct Scratch {
+    csv: csv_core::Reader,
+    csv_delim: u8,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            csv: csv_core::Reader::new(),
+            csv_delim: b',',
+            out: vec![0; 1024],
+            ends: vec![0; 32],
+        }
+    }
+}
+
+impl Scratch {
+    /// Splits `line` on `delim`, honouring double quotes, into `fields`. Lines without a quote
+    /// byte take a copy-free fast path.
+    pub fn split<'a>(
+        &'a mut self,
+        line: &'a str,
+        delim: u8,
+        fields: &mut Fields<'a>,
+    ) -> Result<(), RejectReason> {
+        fields.clear();
+        if memchr::memchr(b'"', line.as_bytes()).is_none() {
+            let mut start = 0;
+            for i in memchr::memchr_iter(delim, line.as_bytes()) {
+                fields.push(&line[start..i]);
+                start = i + 1;
+            }
+            fields.push(&line[start..]);
+            return Ok(());
+        }
+        if delim != self.csv_delim {
+            self.csv = csv_core::ReaderBuilder::new().delimiter(delim).build();
+            self.csv_delim = delim;
+        }
+        self.csv.reset();
+        let mut input = line.as_bytes();
+        let mut nout = 0;
+        let mut nend = 0;
+        loop {
+            let (res, i, o, e) =
+                self.csv
+                    .read_record(input, &mut self.out[nout..], &mut self.ends[nend..]);
+            input = &input[i..];
+            nout += o;
+            nend += e;
+            match res {
+                // The line holds no terminator: an empty input next tells csv_core the
+                // record is complete.
+                csv_core::ReadRecordResult::InputEmpty => {}
+                csv_core::ReadRecordResult::OutputFull => {
+                    let n = self.out.len() * 2;
+                    self.out.resize(n, 0)
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    let n = self.ends.len() * 2;
+                    self.ends.resize(n, 0)
+                }
+                csv_core::ReadRecordResult::Record | csv_core::ReadRecordResult::End => break,
+            }
+        }
+        let input = line.as_bytes();
+        // A quote left open swallows the rest of the line: refuse it.
+        let quotes = input.iter().filter(|&&c| c == b'"').count();
+        if quotes % 2 == 1 {
+            return Err(RejectReason::BadQuoting);
+        }
+        let out = std::str::from_utf8(&self.out[..nout]).map_err(|_| RejectReason::InvalidUtf8)?;
+        let mut start = 0;
+        for &end in &self.ends[..nend] {
+            // Field boundaries from csv_core fall on byte positions of the unquoted output;
+            // they are char boundaries because the delimiter is ASCII.
+            fields.push(out.get(start..end).ok_or(RejectReason::InvalidUtf8)?);
+            start = end;
+        }
+        Ok(())
+    }
+}
+
+/// A line-oriented format: knows how many header lines to skip and turns one line into zero
+/// or more events.
+pub trait LineParser: Sync {
+    /// Lines to skip at the start of the input (headers).
+    fn header_lines(&self) -> u64;
+    /// Parses one line (terminator and `\r` removed). Calls `emit` once per event. Must not
+    /// emit anything when it returns an error.
+    fn parse_line(
+        &self,
+        line: &str,
+        scratch: &mut Scratch,
+        emit: &mut dyn FnMut(&RawEvent<'_>),
+    ) -> Result<(), RejectReason>;
+    /// The reason to give when the input's last line has no terminator and fails to parse
+    /// with `reason`: by default such a line is reported as truncated.
+    fn truncated(&self, reason: RejectReason) -> RejectReason {
+        match reason {
+            RejectReason::FieldCount { expected, found } => {
+                RejectReason::Truncated { expected, found }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Opens `path`, transparently decompressing gzip (detected by its magic bytes).
+pub fn open_maybe_gz(path: &Path) -> Result<(Box<dyn Read + Send>, bool), EventsError> {
+    let mut f = File::open(path).map_err(|e| EventsError::io(path, e))?;
+    let mut magic = [0u8; 2];
+    let n = read_full(&mut f, &mut magic).map_err(|e| EventsError::io(path, e))?;
+    f.seek(SeekFrom::Start(0))
+        .map_err(|e| EventsError::io(path, e))?;
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok((
+            Box::new(MultiGzDecoder::new(BufReader::with_capacity(BLOCK, f))),
+            true,
+        ))
+    } else {
+        Ok((Box::new(f), false))
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Reads the first line of `path` (decompressed, BOM and `\r` removed), at most 64 KiB.
+pub fn first_line(path: &Path) -> Result<String, EventsError> {
+    let (mut r, _) = open_maybe_gz(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = read_full(&mut r, &mut buf).map_err(|e| EventsError::io(path, e))?;
+    let buf = &buf[..n];
+    let buf = buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(buf);
+    let end = memchr::memchr(b'\n', buf).unwrap_or(buf.len());
+    let line = &buf[..end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    Ok(String::from_utf8_lossy(line).into_owned())
+}
+
+/// One worker's state while parsing a byte range.
+struct Worker<'p> {
+    parser: &'p dyn LineParser,
+    file_name: &'p str,
+    out: ReadOutput,
+    file_idx: u16,
+    scratch: Scratch,
+    /// Lines seen so far in this range (1-based numbering within the range).
+    line_no: u64,
+    /// Lines to skip as header (only for the range that starts the input).
+    skip: u64,
+}
+
+impl<'p> Worker<'p> {
+    fn new(parser: &'p dyn LineParser, file_name: &'p str, skip: u64) -> Self {
+        let mut out = ReadOutput::default();
+        let file_idx = out.table.add_file(file_name);
+        Worker {
+            parser,
+            file_name,
+            out,
+            file_idx,
+            scratch: Scratch::default(),
+            line_no: 0,
+            skip,
+        }
+    }
+
+    #[inline]
+    fn line(&mut self, raw: &[u8], terminated: bool) {
+        self.line_no += 1;
+        let mut l = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if self.line_no == 1 && self.skip_bom() {
+            l = l.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(l);
+        }
+        if self.line_no <= self.skip {
+            return;
+        }
+        if l.is_empty() || l.iter().all(|c| c.is_ascii_whitespace()) {
+            self.out.blank_lines += 1;
+            return;
+        }
+        self.out.lines += 1;
+        let line_no = self.line_no;
+        let text = match std::str::from_utf8(l) {
+            Ok(t) => t,
+            Err(_) => {
+                self.reject(line_no, l, RejectReason::InvalidUtf8);
+                return;
+            }
+        };
+        let table = &mut self.out.table;
+        let file_idx = self.file_idx;
+        let res = self
+            .parser
+            .parse_line(text, &mut self.scratch, &mut |ev| {
+                table.push(ev, file_idx, line_no)
+            });
+        if let Err(reason) = res {
+            let reason = if terminated {
+                reason
+            } else {
+                self.parser.truncated(reason)
+            };
+            self.reject(line_no, l, reason);
+        }
+    }
+
+    fn skip_bom(&self) -> bool {
+        // Only the range that starts the input can hold a BOM.
+        self.skip != u64::MAX
+    }
+
+    fn reject(&mut self, line: u64, raw: &[u8], reason: RejectReason) {
+        self.out
+            .rejects
+            .push(Rejected::new(self.file_name, line, raw, reason));
+    }
+
+    /// Feeds a stream to the line splitter. `limit` bounds the bytes read.
+    fn run(
+        &mut self,
+        mut r: impl Read,
+        limit: u64,
+        progress: Option<&Progress>,
+        path: &Path,
+    ) -> Result<(), EventsError> {
+        let mut buf = vec![0u8; BLOCK];
+        let mut carry: Vec<u8> = Vec::new();
+        let mut remaining = limit;
+        loop {
+            let want = (buf.len() as u64).min(remaining) as usize;
+            if want == 0 {
+                break;
+            }
+            let n = match r.read(&mut buf[..want]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    // A compressed stream that stops mid-way: keep every whole line read so
+                    // far; the partial tail is quarantined below as truncated.
+                    break;
+                }
+                Err(e) => return Err(EventsError::io(path, e)),
+            };
+            remaining -= n as u64;
+            if let Some(p) = progress {
+                p(n as u64);
+            }
+            let chunk = &buf[..n];
+            let mut start = 0;
+            for nl in memchr::memchr_iter(b'\n', chunk) {
+                if carry.is_empty() {
+                    self.line(&chunk[start..nl], true);
+                } else {
+                    carry.extend_from_slice(&chunk[start..nl]);
+                    let line = std::mem::take(&mut carry);
+                    self.line(&line, true);
+                    carry = line;
+                    carry.clear();
+                }
+                start = nl + 1;
+            }
+            carry.extend_from_slice(&chunk[start..]);
+        }
+        if !carry.is_empty() {
+            let line = std::mem::take(&mut carry);
+            self.line(&line, false);
+        }
+        Ok(())
+    }
+}
+
+/// Reads one line-based input with `parser`.
+pub fn read_lines(
+    path: &Path,
+    parser: &dyn LineParser,
+    opts: &ReadOptions,
+) -> Result<ReadOutput, EventsError> {
+    let name = path.display().to_string();
+    let (reader, gz) = open_maybe_gz(path)?;
+    let size = std::fs::metadata(path)
+        .map_err(|e| EventsError::io(path, e))?
+        .len();
+    let threads = if opts.threads == 0 {
+        rayon::current_num_threads()
+    } else {
+        opts.threads
+    };
+    if gz || size < PARALLEL_MIN_BYTES || threads < 2 {
+        let mut w = Worker::new(parser, &name, parser.header_lines());
+        w.run(reader, u64::MAX, opts.progress.as_ref(), path)?;
+        return Ok(w.out);
+    }
+    drop(reader);
+    let bounds = split_points(path, size, threads)?;
+    let ranges: Vec<(u64, u64)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    let results: Vec<Result<(Worker<'_>, u64), EventsError>> = {
+        use rayon::prelude::*;
+        ranges
+            .par_iter()
+            .enumerate()
+            .map(|(k, &(start, end))| {
+                let mut f = File::open(path).map_err(|e| EventsError::io(path, e))?;
+                f.seek(SeekFrom::Start(start))
+                    .map_err(|e| EventsError::io(path, e))?;
+                let skip = if k == 0 {
+                    parser.header_lines()
+                } else {
+                    u64::MAX
+                };
+                let mut w = Worker::new(parser, &name, skip);
+                if k != 0 {
+                    // Ranges after the first never hold header lines or a BOM.
+                    w.skip = 0;
+                    w.line_no = 0;
+                }
+                w.run(f, end - start, opts.progress.as_ref(), path)?;
+                let lines = w.line_no;
+                Ok((w, lines))
+            })
+            .collect()
+    };
+    let mut out = ReadOutput::default();
+    let mut offset = 0u64;
+    for r in results {
+        let (mut w, lines) = r?;
+        if offset > 0 {
+            for l in w.out.table.line.iter_mut() {
+                *l += offset;
+            }
+            for rj in w.out.rejects.iter_mut() {
+                rj.line += offset;
+            }
+        }
+        offset += lines;
+        if out.table.is_empty() && out.rejects.is_empty() && out.lines == 0 {
+            out = w.out;
+        } else {
+            out.table.append(&w.out.table);
+            out.rejects.append(&mut w.out.rejects);
+            out.lines += w.out.lines;
+            out.blank_lines += w.out.blank_lines;
+        }
+    }
+    Ok(out)
+}
+
+/// Byte offsets that cut a plain file into `parts` ranges, each starting at a line start.
+fn split_points(path: &Path, size: u64, parts: usize) -> Result<Vec<u64>, EventsError> {
+    let mut f = File::open(path).map_err(|e| EventsError::io(path, e))?;
+    let mut pts = vec![0u64];
+    let mut buf = vec![0u8; 64 * 1024];
+    for k in 1..parts {
+        let guess = size * k as u64 / parts as u64;
+        let prev = *pts.last().unwrap_or(&0);
+        if guess <= prev {
+            continue;
+        }
+        f.seek(SeekFrom::Start(guess))
+            .map_err(|e| EventsError::io(path, e))?;
+        let mut pos = guess;
+        loop {
+            let n = read_full(&mut f, &mut buf).map_err(|e| EventsError::io(path, e))?;
+            if n == 0 {
+                pos = size;
+                break;
+            }
+            if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+                pos += i as u64 + 1;
+                break;
+            }
+            pos += n as u64;
+        }
+        if pos < size && pos > prev {
+            pts.push(pos);
+        }
+    }
+    pts.push(size);
+    Ok(pts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_plain_and_quoted() {
+        let mut s = Scratch::default();
+        let mut f = Fields::default();
+        s.split("a,b,,c", b',', &mut f).unwrap();
+        assert_eq!(f.as_slice(), ["a", "b", "", "c"]);
+        let mut s = Scratch::default();
+        let mut f = Fields::default();
+        s.split("\"x,y\",\"he said \"\"hi\"\"\",z", b',', &mut f)
+            .unwrap();
+        assert_eq!(f.as_slice(), ["x,y", "he said \"hi\"", "z"]);
+        let mut s = Scratch::default();
+        let mut f = Fields::default();
+        assert_eq!(
+            s.split("\"open,b", b',', &mut f),
+            Err(RejectReason::BadQuoting)
+        );
+        let mut s = Scratch::default();
+        let mut f = Fields::default();
+        s.split("a;\"b;c\";", b';', &mut f).unwrap();
+        assert_eq!(f.as_slice(), ["a", "b;c", ""]);
+    }
+}

@@ -1,0 +1,466 @@
+//! The columnar event table: one vector per field, strings interned.
+
+use crate::interner::{Interner, NONE};
+use crate::kind::{EventKind, KindRef, FIXED_KINDS, FIXED_KIND_NAMES};
+use serde::{Deserialize, Serialize};
+
+/// One event as a reader sees it, borrowing its strings from the input line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RawEvent<'a> {
+    /// Event time, UTC milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// User (visitor) id.
+    pub user: &'a str,
+    /// Native session id, when the source has one.
+    pub session: Option<&'a str>,
+    /// Item (product) id.
+    pub item: &'a str,
+    /// Category id.
+    pub category: Option<&'a str>,
+    /// Category path such as `electronics.smartphone`.
+    pub category_path: Option<&'a str>,
+    /// Brand.
+    pub brand: Option<&'a str>,
+    /// Price; `None` when the source has none.
+    pub price: Option<f64>,
+    /// Kind.
+    pub kind: KindRef<'a>,
+    /// Transaction / order id.
+    pub order: Option<&'a str>,
+}
+
+/// One event with owned fields: the canonical row form, used where rows are few (the online
+/// path, tests, quarantine reports). Bulk data lives in [`EventTable`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Event time, UTC milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// User (visitor) id.
+    pub user_id: String,
+    /// Session id (native, or derived by sessionizing).
+    pub session_id: Option<String>,
+    /// Item (product) id.
+    pub item_id: String,
+    /// Category id.
+    pub category_id: Option<String>,
+    /// Category path such as `electronics.smartphone`.
+    pub category_path: Option<String>,
+    /// Brand.
+    pub brand: Option<String>,
+    /// Price.
+    pub price: Option<f64>,
+    /// Kind.
+    pub kind: EventKind,
+    /// Transaction / order id.
+    pub order_id: Option<String>,
+    /// The file the event was read from.
+    pub source_file: Option<String>,
+    /// The 1-based line in that file.
+    pub source_line: u64,
+}
+
+/// A columnar table of events. Strings are interned per column; `NONE` (`u32::MAX`) marks a
+/// missing optional value and `NaN` a missing price.
+#[derive(Debug, Default, Clone)]
+pub struct EventTable {
+    /// Event time, UTC ms.
+    pub time_ms: Vec<i64>,
+    /// Kind code: see [`crate::kind`]; codes ≥ [`FIXED_KINDS`] index [`EventTable::kind_names`].
+    pub kind: Vec<u8>,
+    /// User id.
+    pub user: Vec<u32>,
+    /// Native session id or `NONE`.
+    pub session: Vec<u32>,
+    /// Item id.
+    pub item: Vec<u32>,
+    /// Category id or `NONE`.
+    pub category: Vec<u32>,
+    /// Category path or `NONE`.
+    pub category_path: Vec<u32>,
+    /// Brand or `NONE`.
+    pub brand: Vec<u32>,
+    /// Price, `NaN` when missing.
+    pub price: Vec<f64>,
+    /// Order id or `NONE`.
+    pub order: Vec<u32>,
+    /// Index into [`EventTable::files`].
+    pub file: Vec<u16>,
+    /// 1-based source line.
+    pub line: Vec<u64>,
+    /// User ids.
+    pub users: Interner,
+    /// Session ids.
+    pub sessions: Interner,
+    /// Item ids.
+    pub items: Interner,
+    /// Category ids.
+    pub categories: Interner,
+    /// Category paths.
+    pub category_paths: Interner,
+    /// Brands.
+    pub brands: Interner,
+    /// Order ids.
+    pub orders: Interner,
+    /// Names of kinds beyond the fixed ones; code = `FIXED_KINDS + index`.
+    pub other_kinds: Vec<String>,
+    /// Source files, by index.
+    pub files: Vec<String>,
+}
+
+impl EventTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.time_ms.len()
+    }
+
+    /// True when there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.time_ms.is_empty()
+    }
+
+    /// Reserves room for `n` more events.
+    pub fn reserve(&mut self, n: usize) {
+        self.time_ms.reserve(n);
+        self.kind.reserve(n);
+        self.user.reserve(n);
+        self.session.reserve(n);
+        self.item.reserve(n);
+        self.category.reserve(n);
+        self.category_path.reserve(n);
+        self.brand.reserve(n);
+        self.price.reserve(n);
+        self.order.reserve(n);
+        self.file.reserve(n);
+        self.line.reserve(n);
+    }
+
+    /// Registers a source file name and returns its index.
+    pub fn add_file(&mut self, name: &str) -> u16 {
+        if let Some(i) = self.files.iter().position(|f| f == name) {
+            return i as u16;
+        }
+        self.files.push(name.to_string());
+        (self.files.len() - 1) as u16
+    }
+
+    /// The code of a kind, registering other kinds by name.
+    pub fn kind_code(&mut self, kind: KindRef<'_>) -> u8 {
+        match kind {
+            KindRef::Fixed(c) => c,
+            KindRef::Other(name) => {
+                if let Some(c) = FIXED_KIND_NAMES.iter().position(|n| *n == name) {
+                    return c as u8;
+                }
+                if let Some(i) = self.other_kinds.iter().position(|k| k == name) {
+                    return FIXED_KINDS + i as u8;
+                }
+                // Codes are u8: past 250 distinct other kinds, the rest share one bucket.
+                if self.other_kinds.len() >= (u8::MAX - FIXED_KINDS) as usize {
+                    return u8::MAX;
+                }
+                self.other_kinds.push(name.to_string());
+                FIXED_KINDS + (self.other_kinds.len() - 1) as u8
+            }
+        }
+    }
+
+    /// The name of a kind code.
+    pub fn kind_name(&self, code: u8) -> &str {
+        if code < FIXED_KINDS {
+            FIXED_KIND_NAMES[code as usize]
+        } else {
+            self.other_kinds
+                .get((code - FIXED_KINDS) as usize)
+                .map(String::as_str)
+                .unwrap_or("other")
+        }
+    }
+
+    /// Number of distinct kind codes in use (fixed + other).
+    pub fn kind_count(&self) -> usize {
+        FIXED_KINDS as usize + self.other_kinds.len()
+    }
+
+    /// Appends one event read from line `line` of file index `file`.
+    #[inline]
+    pub fn push(&mut self, ev: &RawEvent<'_>, file: u16, line: u64) {
+        let kind = self.kind_code(ev.kind);
+        self.time_ms.push(ev.time_ms);
+        self.kind.push(kind);
+        self.user.push(self.users.intern(ev.user));
+        self.session.push(self.sessions.intern_opt(ev.session));
+        self.item.push(self.items.intern(ev.item));
+        self.category.push(self.categories.intern_opt(ev.category));
+        self.category_path
+            .push(self.category_paths.intern_opt(ev.category_path));
+        self.brand.push(self.brands.intern_opt(ev.brand));
+        self.price.push(ev.price.unwrap_or(f64::NAN));
+        self.order.push(self.orders.intern_opt(ev.order));
+        self.file.push(file);
+        self.line.push(line);
+    }
+
+    /// The event at row `i` in owned form.
+    pub fn event(&self, i: usize) -> Event {
+        let kind = self.kind[i];
+        Event {
+            time_ms: self.time_ms[i],
+            user_id: self.users.get(self.user[i]).to_string(),
+            session_id: self.sessions.get_opt(self.session[i]).map(str::to_string),
+            item_id: self.items.get(self.item[i]).to_string(),
+            category_id: self.categories.get_opt(self.category[i]).map(str::to_string),
+            category_path: self
+                .category_paths
+                .get_opt(self.category_path[i])
+                .map(str::to_string),
+            brand: self.brands.get_opt(self.brand[i]).map(str::to_string),
+            price: Some(self.price[i]).filter(|p| !p.is_nan()),
+            kind: EventKind::from_name(self.kind_name(kind)),
+            order_id: self.orders.get_opt(self.order[i]).map(str::to_string),
+            source_file: self.files.get(self.file[i] as usize).cloned(),
+            source_line: self.line[i],
+        }
+    }
+
+    /// Appends an owned event (online path and tests).
+    pub fn push_event(&mut self, ev: &Event) {
+        let file = match &ev.source_file {
+            Some(f) => self.add_file(f),
+            None => self.add_file(""),
+        };
+        let kind = match ev.kind.fixed_code() {
+            Some(c) => KindRef::Fixed(c),
+            None => KindRef::Other(ev.kind.name()),
+        };
+        let raw = RawEvent {
+            time_ms: ev.time_ms,
+            user: &ev.user_id,
+            session: ev.session_id.as_deref(),
+            item: &ev.item_id,
+            category: ev.category_id.as_deref(),
+            category_path: ev.category_path.as_deref(),
+            brand: ev.brand.as_deref(),
+            price: ev.price,
+            kind,
+            order: ev.order_id.as_deref(),
+        };
+        self.push(&raw, file, ev.source_line);
+    }
+
+    /// True when every event carries a native session id.
+    pub fn has_native_sessions(&self) -> bool {
+        !self.session.is_empty() && self.session.iter().all(|&s| s != NONE)
+    }
+
+    /// Appends all rows of `other`, re-interning its strings into this table's dictionaries.
+    pub fn append(&mut self, other: &EventTable) {
+        fn remap(dst: &mut Interner, src: &Interner) -> Vec<u32> {
+            src.iter().map(|s| dst.intern(s)).collect()
+        }
+        let users = remap(&mut self.users, &other.users);
+        let sessions = remap(&mut self.sessions, &other.sessions);
+        let items = remap(&mut self.items, &other.items);
+        let categories = remap(&mut self.categories, &other.categories);
+        let paths = remap(&mut self.category_paths, &other.category_paths);
+        let brands = remap(&mut self.brands, &other.brands);
+        let orders = remap(&mut self.orders, &other.orders);
+        let kinds: Vec<u8> = (0..other.kind_count())
+            .map(|c| {
+                let name = other.kind_name(c as u8).to_string();
+                self.kind_code(KindRef::Other(&name))
+            })
+            .collect();
+        let files: Vec<u16> = other.files.iter().map(|f| self.add_file(f)).collect();
+        let map = |v: u32, m: &[u32]| if v == NONE { NONE } else { m[v as usize] };
+        self.reserve(other.len());
+        self.time_ms.extend_from_slice(&other.time_ms);
+        self.kind
+            .extend(other.kind.iter().map(|&k| *kinds.get(k as usize).unwrap_or(&k)));
+        self.user.extend(other.user.iter().map(|&v| map(v, &users)));
+        self.session
+            .extend(other.session.iter().map(|&v| map(v, &sessions)));
+        self.item.extend(other.item.iter().map(|&v| map(v, &items)));
+        self.category
+            .extend(other.category.iter().map(|&v| map(v, &categories)));
+        self.category_path
+            .extend(other.category_path.iter().map(|&v| map(v, &paths)));
+        self.brand.extend(other.brand.iter().map(|&v| map(v, &brands)));
+        self.price.extend_from_slice(&other.price);
+        self.order.extend(other.order.iter().map(|&v| map(v, &orders)));
+        self.file
+            .extend(other.file.iter().map(|&f| files[f as usize]));
+        self.line.extend_from_slice(&other.line);
+    }
+
+    /// Keeps only the rows for which `keep(i)` is true, in order.
+    pub fn retain_rows(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let mask: Vec<bool> = (0..self.len()).map(&mut keep).collect();
+        fn filt<T: Copy>(v: &mut Vec<T>, mask: &[bool]) {
+            let mut j = 0;
+            for i in 0..v.len() {
+                if mask[i] {
+                    v[j] = v[i];
+                    j += 1;
+                }
+            }
+            v.truncate(j);
+        }
+        filt(&mut self.time_ms, &mask);
+        filt(&mut self.kind, &mask);
+        filt(&mut self.user, &mask);
+        filt(&mut self.session, &mask);
+        filt(&mut self.item, &mask);
+        filt(&mut self.category, &mask);
+        filt(&mut self.category_path, &mask);
+        filt(&mut self.brand, &mask);
+        filt(&mut self.price, &mask);
+        filt(&mut self.order, &mask);
+        filt(&mut self.file, &mask);
+        filt(&mut self.line, &mask);
+    }
+
+    /// Keeps events with `from_ms <= time < to_ms` (either bound optional).
+    pub fn retain_time_window(&mut self, from_ms: Option<i64>, to_ms: Option<i64>) {
+        let t = std::mem::take(&mut self.time_ms);
+        self.time_ms = t.clone();
+        self.retain_rows(|i| from_ms.is_none_or(|f| t[i] >= f) && to_ms.is_none_or(|e| t[i] < e));
+    }
+
+    /// A 64-bit fingerprint of row `i`'s canonical fields (source position excluded); equal
+    /// rows have equal fingerprints.
+    pub fn row_fingerprint(&self, i: usize) -> u64 {
+        let mut buf = [0u8; 8 * 9];
+        let fields = [
+            self.time_ms[i] as u64,
+            self.kind[i] as u64,
+            self.user[i] as u64,
+            self.session[i] as u64,
+            self.item[i] as u64,
+            self.category[i] as u64,
+            self.brand[i] as u64,
+            self.price[i].to_bits(),
+            self.order[i] as u64 ^ ((self.category_path[i] as u64) << 32),
+        ];
+        for (k, f) in fields.iter().enumerate() {
+            buf[k * 8..k * 8 + 8].copy_from_slice(&f.to_le_bytes());
+        }
+        xxhash_rust::xxh3::xxh3_64(&buf)
+    }
+
+    /// Rows that repeat an earlier row exactly (all canonical fields equal); the first copy is
+    /// not listed. Rows are compared field by field, so fingerprint collisions cannot merge
+    /// different rows.
+    pub fn duplicate_rows(&self) -> Vec<usize> {
+        let mut seen: hashbrown::HashMap<u64, Vec<u32>> =
+            hashbrown::HashMap::with_capacity(self.len());
+        let mut dups = Vec::new();
+        for i in 0..self.len() {
+            let fp = self.row_fingerprint(i);
+            let slot = seen.entry(fp).or_default();
+            if slot.iter().any(|&j| self.same_row(i, j as usize)) {
+                dups.push(i);
+            } else {
+                slot.push(i as u32);
+            }
+        }
+        dups
+    }
+
+    fn same_row(&self, i: usize, j: usize) -> bool {
+        self.time_ms[i] == self.time_ms[j]
+            && self.kind[i] == self.kind[j]
+            && self.user[i] == self.user[j]
+            && self.session[i] == self.session[j]
+            && self.item[i] == self.item[j]
+            && self.category[i] == self.category[j]
+            && self.category_path[i] == self.category_path[j]
+            && self.brand[i] == self.brand[j]
+            && self.price[i].to_bits() == self.price[j].to_bits()
+            && self.order[i] == self.order[j]
+    }
+
+    /// Approximate heap bytes held (for memory reporting).
+    pub fn heap_bytes(&self) -> usize {
+        self.len() * (8 + 1 + 4 * 7 + 8 + 2 + 8)
+            + self.users.arena_bytes()
+            + self.sessions.arena_bytes()
+            + self.items.arena_bytes()
+            + self.categories.arena_bytes()
+            + self.category_paths.arena_bytes()
+            + self.brands.arena_bytes()
+            + self.orders.arena_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kind::{CART, VIEW};
+
+    fn raw<'a>(t: i64, user: &'a str, item: &'a str, kind: KindRef<'a>) -> RawEvent<'a> {
+        RawEvent {
+            time_ms: t,
+            user,
+            session: None,
+            item,
+            category: None,
+            category_path: None,
+            brand: Some("b"),
+            price: Some(1.5),
+            kind,
+            order: None,
+        }
+    }
+
+    #[test]
+    fn push_append_and_round_trip() {
+        let mut a = EventTable::new();
+        let f = a.add_file("a.csv");
+        a.push(&raw(1, "u1", "i1", KindRef::Fixed(VIEW)), f, 2);
+        a.push(&raw(2, "u1", "i2", KindRef::Other("share")), f, 3);
+        let mut b = EventTable::new();
+        let g = b.add_file("b.csv");
+        b.push(&raw(3, "u2", "i2", KindRef::Other("zoom")), g, 2);
+        b.push(&raw(4, "u1", "i1", KindRef::Fixed(CART)), g, 3);
+        a.append(&b);
+        assert_eq!(a.len(), 4);
+        assert_eq!(a.users.len(), 2);
+        assert_eq!(a.items.len(), 2);
+        assert_eq!(a.kind_name(a.kind[1]), "share");
+        assert_eq!(a.kind_name(a.kind[2]), "zoom");
+        let e = a.event(3);
+        assert_eq!(e.user_id, "u1");
+        assert_eq!(e.kind, EventKind::Cart);
+        assert_eq!(e.source_file.as_deref(), Some("b.csv"));
+        let mut c = EventTable::new();
+        c.push_event(&e);
+        assert_eq!(c.event(0), e);
+    }
+
+    #[test]
+    fn finds_exact_duplicates_only() {
+        let mut t = EventTable::new();
+        let f = t.add_file("x");
+        t.push(&raw(1, "u", "i", KindRef::Fixed(VIEW)), f, 1);
+        t.push(&raw(1, "u", "i", KindRef::Fixed(VIEW)), f, 2);
+        t.push(&raw(1, "u", "i", KindRef::Fixed(CART)), f, 3);
+        t.push(&raw(1, "u", "i", KindRef::Fixed(VIEW)), f, 4);
+        assert_eq!(t.duplicate_rows(), vec![1, 3]);
+    }
+
+    #[test]
+    fn time_window_is_half_open() {
+        let mut t = EventTable::new();
+        for ms in [1, 5, 10] {
+            t.push(&raw(ms, "u", "i", KindRef::Fixed(VIEW)), 0, ms as u64);
+        }
+        t.retain_time_window(Some(5), Some(10));
+        assert_eq!(t.time_ms, vec![5]);
+        assert_eq!(t.line, vec![5]);
+    }
+}
