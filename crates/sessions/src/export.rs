@@ -1,0 +1,421 @@
+//! Per-session summaries and the session export job.
+
+use crate::index::Sessions;
+use crate::SessionsError;
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, RecordBatch, StringBuilder, TimestampMillisecondArray,
+    UInt32Array,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
+use shopsense_events::kind::{CART, FIXED_KINDS, PURCHASE, REMOVE_FROM_CART, VIEW, WISHLIST};
+use shopsense_events::{EventTable, NONE};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+/// What to summarise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryOptions {
+    /// Cut each session at its first purchase: keep the events whose time is at or before
+    /// the first purchase's time, drop the rest. Without the cut every event counts.
+    pub cut_at_first_purchase: bool,
+}
+
+impl Default for SummaryOptions {
+    fn default() -> Self {
+        SummaryOptions {
+            cut_at_first_purchase: true,
+        }
+    }
+}
+
+/// One row per session (columnar). Counts and prices are over the kept events (see
+/// [`SummaryOptions`]); `session_events` and `first_purchase_pos` describe the whole session.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionSummaries {
+    /// First kept event time (UTC ms).
+    pub start_ms: Vec<i64>,
+    /// Last kept event time (UTC ms).
+    pub end_ms: Vec<i64>,
+    /// Kept events.
+    pub events: Vec<u32>,
+    /// Kept views.
+    pub views: Vec<u32>,
+    /// Kept add-to-carts.
+    pub carts: Vec<u32>,
+    /// Kept removals from cart.
+    pub removes: Vec<u32>,
+    /// Kept purchases.
+    pub purchases: Vec<u32>,
+    /// Kept wishlist events.
+    pub wishlists: Vec<u32>,
+    /// Kept events of other kinds.
+    pub others: Vec<u32>,
+    /// The session contains a purchase.
+    pub label: Vec<bool>,
+    /// Mean price of kept events with a price (`NaN` when none).
+    pub mean_price: Vec<f64>,
+    /// Max price of kept events with a price (`NaN` when none).
+    pub max_price: Vec<f64>,
+    /// Distinct items among kept events.
+    pub distinct_items: Vec<u32>,
+    /// Position (0-based, time order) of the first purchase in the whole session, `NONE` if
+    /// none.
+    pub first_purchase_pos: Vec<u32>,
+    /// Events in the whole session.
+    pub session_events: Vec<u32>,
+}
+
+impl SessionSummaries {
+    /// Number of sessions.
+    pub fn len(&self) -> usize {
+        self.start_ms.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.start_ms.is_empty()
+    }
+
+    /// Duration in seconds of session `s` (last kept − first kept event).
+    pub fn duration_s(&self, s: usize) -> f64 {
+        (self.end_ms[s] - self.start_ms[s]) as f64 / 1000.0
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Row {
+    start: i64,
+    end: i64,
+    events: u32,
+    counts: [u32; 6],
+    label: bool,
+    mean_price: f64,
+    max_price: f64,
+    distinct: u32,
+    first_purchase: u32,
+    session_events: u32,
+}
+
+fn summarise(t: &EventTable, rows: &[u32], opts: &SummaryOptions, items: &mut Vec<u32>) -> Row {
+    let kinds = &t.kind;
+    let times = &t.time_ms;
+    let fp = rows.iter().position(|&r| kinds[r as usize] == PURCHASE);
+    let kept = match (fp, opts.cut_at_first_purchase) {
+        (Some(p), true) => {
+            let tfp = times[rows[p] as usize];
+            let mut end = p + 1;
+            while end < rows.len() && times[rows[end] as usize] <= tfp {
+                end += 1;
+            }
+            &rows[..end]
+        }
+        _ => rows,
+    };
+    let mut r = Row {
+        start: times[kept[0] as usize],
+        end: times[kept[kept.len() - 1] as usize],
+        events: kept.len() as u32,
+        label: fp.is_some(),
+        first_purchase: fp.map_or(NONE, |p| p as u32),
+        session_events: rows.len() as u32,
+        max_price: f64::NAN,
+        ..Default::default()
+    };
+    let mut sum = 0.0;
+    let mut priced = 0u32;
+    items.clear();
+    for &e in kept {
+        let e = e as usize;
+        let k = kinds[e];
+        let slot = match k {
+            VIEW => 0,
+            CART => 1,
+            REMOVE_FROM_CART => 2,
+            PURCHASE => 3,
+            WISHLIST => 4,
+            _ => 5,
+        };
+        r.counts[slot] += 1;
+        let p = t.price[e];
+        if !p.is_nan() {
+            sum += p;
+            priced += 1;
+            if r.max_price.is_nan() || p > r.max_price {
+                r.max_price = p;
+            }
+        }
+        items.push(t.item[e]);
+    }
+    r.mean_price = if priced > 0 {
+        sum / priced as f64
+    } else {
+        f64::NAN
+    };
+    items.sort_unstable();
+    items.dedup();
+    r.distinct = items.len() as u32;
+    debug_assert!(FIXED_KINDS == 5);
+    r
+}
+
+/// Summarises every session of `sessions` (in parallel).
+pub fn session_summaries(
+    t: &EventTable,
+    sessions: &Sessions,
+    opts: &SummaryOptions,
+) -> SessionSummaries {
+    let rows: Vec<Row> = (0..sessions.len())
+        .into_par_iter()
+        .map_init(Vec::new, |items, s| {
+            summarise(t, sessions.events(s), opts, items)
+        })
+        .collect();
+    let n = rows.len();
+    let mut out = SessionSummaries {
+        start_ms: Vec::with_capacity(n),
+        end_ms: Vec::with_capacity(n),
+        events: Vec::with_capacity(n),
+        views: Vec::with_capacity(n),
+        carts: Vec::with_capacity(n),
+        removes: Vec::with_capacity(n),
+        purchases: Vec::with_capacity(n),
+        wishlists: Vec::with_capacity(n),
+        others: Vec::with_capacity(n),
+        label: Vec::with_capacity(n),
+        mean_price: Vec::with_capacity(n),
+        max_price: Vec::with_capacity(n),
+        distinct_items: Vec::with_capacity(n),
+        first_purchase_pos: Vec::with_capacity(n),
+        session_events: Vec::with_capacity(n),
+    };
+    for r in rows {
+        out.start_ms.push(r.start);
+        out.end_ms.push(r.end);
+        out.events.push(r.events);
+        out.views.push(r.counts[0]);
+        out.carts.push(r.counts[1]);
+        out.removes.push(r.counts[2]);
+        out.purchases.push(r.counts[3]);
+        out.wishlists.push(r.counts[4]);
+        out.others.push(r.counts[5]);
+        out.label.push(r.label);
+        out.mean_price.push(r.mean_price);
+        out.max_price.push(r.max_price);
+        out.distinct_items.push(r.distinct);
+        out.first_purchase_pos.push(r.first_purchase);
+        out.session_events.push(r.session_events);
+    }
+    out
+}
+
+/// The Arrow schema of the session export.
+pub fn summary_schema() -> Arc<Schema> {
+    let ts = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+    Arc::new(Schema::new(vec![
+        Field::new("session_id", DataType::Utf8, false),
+        Field::new("user_id", DataType::Utf8, false),
+        Field::new("start_time", ts.clone(), false),
+        Field::new("end_time", ts, false),
+        Field::new("events", DataType::UInt32, false),
+        Field::new("views", DataType::UInt32, false),
+        Field::new("carts", DataType::UInt32, false),
+        Field::new("remove_from_carts", DataType::UInt32, false),
+        Field::new("purchases", DataType::UInt32, false),
+        Field::new("wishlists", DataType::UInt32, false),
+        Field::new("other_events", DataType::UInt32, false),
+        Field::new("label", DataType::Boolean, false),
+        Field::new("duration_s", DataType::Float64, false),
+        Field::new("mean_price", DataType::Float64, true),
+        Field::new("max_price", DataType::Float64, true),
+        Field::new("distinct_items", DataType::UInt32, false),
+        Field::new("first_purchase_pos", DataType::UInt32, true),
+        Field::new("session_events", DataType::UInt32, false),
+    ]))
+}
+
+fn batch(
+    t: &EventTable,
+    sessions: &Sessions,
+    sum: &SessionSummaries,
+    range: std::ops::Range<usize>,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let n = range.len();
+    let mut sid = StringBuilder::with_capacity(n, n * 36);
+    let mut uid = StringBuilder::with_capacity(n, n * 10);
+    let mut buf = String::new();
+    for s in range.clone() {
+        match t.sessions.get_opt(sessions.native[s]) {
+            Some(id) => sid.append_value(id),
+            None => {
+                use std::fmt::Write as _;
+                buf.clear();
+                let _ = write!(
+                    buf,
+                    "{}:{}",
+                    t.users.get(sessions.user[s]),
+                    sessions.gap_seq[s]
+                );
+                sid.append_value(&buf);
+            }
+        }
+        uid.append_value(t.users.get(sessions.user[s]));
+    }
+    let u32col = |v: &[u32]| Arc::new(UInt32Array::from(v[range.clone()].to_vec())) as ArrayRef;
+    let opt_f64 = |v: &[f64]| {
+        Arc::new(Float64Array::from_iter(
+            v[range.clone()].iter().map(|x| (!x.is_nan()).then_some(*x)),
+        )) as ArrayRef
+    };
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(sid.finish()),
+        Arc::new(uid.finish()),
+        Arc::new(
+            TimestampMillisecondArray::from(sum.start_ms[range.clone()].to_vec())
+                .with_timezone("UTC"),
+        ),
+        Arc::new(
+            TimestampMillisecondArray::from(sum.end_ms[range.clone()].to_vec())
+                .with_timezone("UTC"),
+        ),
+        u32col(&sum.events),
+        u32col(&sum.views),
+        u32col(&sum.carts),
+        u32col(&sum.removes),
+        u32col(&sum.purchases),
+        u32col(&sum.wishlists),
+        u32col(&sum.others),
+        Arc::new(BooleanArray::from(sum.label[range.clone()].to_vec())),
+        Arc::new(Float64Array::from_iter_values(
+            range.clone().map(|s| sum.duration_s(s)),
+        )),
+        opt_f64(&sum.mean_price),
+        opt_f64(&sum.max_price),
+        u32col(&sum.distinct_items),
+        Arc::new(UInt32Array::from_iter(
+            sum.first_purchase_pos[range.clone()]
+                .iter()
+                .map(|&p| (p != NONE).then_some(p)),
+        )),
+        u32col(&sum.session_events),
+    ];
+    RecordBatch::try_new(summary_schema(), cols)
+}
+
+/// Writes the summaries to `path`: Parquet (zstd) unless the name ends in `.csv`.
+pub fn write_summaries(
+    path: &Path,
+    t: &EventTable,
+    sessions: &Sessions,
+    sum: &SessionSummaries,
+) -> Result<(), SessionsError> {
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let io = |e: std::io::Error| SessionsError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let file = std::fs::File::create(path).map_err(io)?;
+    if is_csv {
+        return write_csv(
+            std::io::BufWriter::with_capacity(1 << 20, file),
+            t,
+            sessions,
+            sum,
+        )
+        .map_err(io);
+    }
+    let pq = |e: String| SessionsError::Parquet {
+        path: path.to_path_buf(),
+        message: e,
+    };
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).map_err(|e| pq(e.to_string()))?,
+        ))
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build();
+    let mut w =
+        ArrowWriter::try_new(file, summary_schema(), Some(props)).map_err(|e| pq(e.to_string()))?;
+    const CHUNK: usize = 256 * 1024;
+    let n = sum.len();
+    let ranges: Vec<std::ops::Range<usize>> = (0..n)
+        .step_by(CHUNK)
+        .map(|a| a..(a + CHUNK).min(n))
+        .collect();
+    // Build batches in parallel, write them in order.
+    for group in ranges.chunks(rayon::current_num_threads().max(1)) {
+        let batches: Vec<_> = group
+            .par_iter()
+            .map(|r| batch(t, sessions, sum, r.clone()))
+            .collect();
+        for b in batches {
+            let b = b.map_err(|e| pq(e.to_string()))?;
+            w.write(&b).map_err(|e| pq(e.to_string()))?;
+        }
+    }
+    w.close().map_err(|e| pq(e.to_string()))?;
+    Ok(())
+}
+
+fn write_csv(
+    mut w: impl Write,
+    t: &EventTable,
+    sessions: &Sessions,
+    sum: &SessionSummaries,
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "session_id,user_id,start_time,end_time,events,views,carts,remove_from_carts,purchases,wishlists,other_events,label,duration_s,mean_price,max_price,distinct_items,first_purchase_pos,session_events"
+    )?;
+    let opt = |x: f64| {
+        if x.is_nan() {
+            String::new()
+        } else {
+            format!("{x}")
+        }
+    };
+    for s in 0..sum.len() {
+        let sid = sessions.id(t, s);
+        let quoted = if sid.contains([',', '"', '\n']) {
+            format!("\"{}\"", sid.replace('"', "\"\""))
+        } else {
+            sid
+        };
+        writeln!(
+            w,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            quoted,
+            t.users.get(sessions.user[s]),
+            shopsense_events::time::format_ms(sum.start_ms[s]),
+            shopsense_events::time::format_ms(sum.end_ms[s]),
+            sum.events[s],
+            sum.views[s],
+            sum.carts[s],
+            sum.removes[s],
+            sum.purchases[s],
+            sum.wishlists[s],
+            sum.others[s],
+            sum.label[s] as u8,
+            sum.duration_s(s),
+            opt(sum.mean_price[s]),
+            opt(sum.max_price[s]),
+            sum.distinct_items[s],
+            if sum.first_purchase_pos[s] == NONE {
+                String::new()
+            } else {
+                sum.first_purchase_pos[s].to_string()
+            },
+            sum.session_events[s],
+        )?;
+    }
+    w.flush()
+}

@@ -1,0 +1,295 @@
+//! The session index: which events form each session, in time order.
+
+use shopsense_events::kind::PURCHASE;
+use shopsense_events::{EventTable, NONE};
+
+/// How sessions are formed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SessionConfig {
+    /// Inactivity gap in milliseconds for sources without native session ids: a gap strictly
+    /// greater than this starts a new session.
+    pub gap_ms: i64,
+    /// Ignore native session ids and always cut by the gap.
+    pub force_gap: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            gap_ms: 30 * 60 * 1000,
+            force_gap: false,
+        }
+    }
+}
+
+/// Sessions over an [`EventTable`], as a compressed index: session `s` holds the events
+/// `order[offsets[s]..offsets[s+1]]`, sorted by time (ties keep input order).
+///
+/// Sessions are numbered in order of their first event in the input.
+#[derive(Debug, Clone, Default)]
+pub struct Sessions {
+    /// Start of each session in [`Sessions::order`]; one more entry than sessions.
+    pub offsets: Vec<u32>,
+    /// Event row indices grouped by session.
+    pub order: Vec<u32>,
+    /// The session's user (interned id of the event table).
+    pub user: Vec<u32>,
+    /// The native session id (interned id of the event table), or `NONE` for gap sessions.
+    pub native: Vec<u32>,
+    /// For gap sessions: 1-based number of the session among its user's gap sessions.
+    pub gap_seq: Vec<u32>,
+    /// Session index of each event row.
+    pub of_event: Vec<u32>,
+}
+
+impl Sessions {
+    /// Builds the sessions of `t`.
+    ///
+    /// Rows with a native session id are grouped by it (unless `force_gap`); rows without one
+    /// are grouped per user and cut where the time to the previous event of that user is
+    /// strictly greater than `gap_ms`.
+    pub fn build(t: &EventTable, cfg: &SessionConfig) -> Sessions {
+        let n = t.len();
+        // Step 1: a provisional key per row: native session ids keep their id, rows without
+        // one are keyed by user (offset past the session ids) and split by gaps later.
+        let n_native = if cfg.force_gap { 0 } else { t.sessions.len() };
+        let key_of = |i: usize| -> u32 {
+            let s = t.session[i];
+            if !cfg.force_gap && s != NONE {
+                s
+            } else {
+                n_native as u32 + t.user[i]
+            }
+        };
+        let n_keys = n_native + t.users.len();
+        // Counting sort of rows by key, stable (input order inside a key).
+        let mut count = vec![0u32; n_keys + 1];
+        for i in 0..n {
+            count[key_of(i) as usize + 1] += 1;
+        }
+        for k in 0..n_keys {
+            count[k + 1] += count[k];
+        }
+        let mut pos = count.clone();
+        let mut grouped = vec![0u32; n];
+        for i in 0..n {
+            let k = key_of(i) as usize;
+            grouped[pos[k] as usize] = i as u32;
+            pos[k] += 1;
+        }
+        // Step 2: sort each key's rows by time (stable), then cut user keys by gaps.
+        // Keys come out in first-appearance order so session numbering follows the input.
+        let mut first_row = vec![u32::MAX; n_keys];
+        for k in 0..n_keys {
+            let (a, b) = (count[k] as usize, count[k + 1] as usize);
+            if a < b {
+                first_row[k] = grouped[a];
+            }
+        }
+        let mut keys: Vec<u32> = (0..n_keys as u32)
+            .filter(|&k| first_row[k as usize] != u32::MAX)
+            .collect();
+        keys.sort_unstable_by_key(|&k| first_row[k as usize]);
+
+        let mut out = Sessions {
+            offsets: Vec::with_capacity(keys.len() + 1),
+            order: Vec::with_capacity(n),
+            of_event: vec![0; n],
+            ..Default::default()
+        };
+        out.offsets.push(0);
+        let time = &t.time_ms;
+        for &k in &keys {
+            let (a, b) = (count[k as usize] as usize, count[k as usize + 1] as usize);
+            let rows = &mut grouped[a..b];
+            if !rows
+                .windows(2)
+                .all(|w| time[w[0] as usize] <= time[w[1] as usize])
+            {
+                rows.sort_by_key(|&r| (time[r as usize], r));
+            }
+            let native = (k as usize) < n_native;
+            if native {
+                let user = t.user[rows[0] as usize];
+                out.push_session(rows, user, k, 0);
+            } else {
+                let user = k - n_native as u32;
+                let mut start = 0;
+                let mut seq = 1;
+                for j in 1..rows.len() {
+                    if time[rows[j] as usize] - time[rows[j - 1] as usize] > cfg.gap_ms {
+                        out.push_session(&rows[start..j], user, NONE, seq);
+                        seq += 1;
+                        start = j;
+                    }
+                }
+                out.push_session(&rows[start..], user, NONE, seq);
+            }
+        }
+        if !keys.is_empty() && out.user.len() > 1 && has_gap_sessions(&out) {
+            out.renumber_by_first_row();
+        }
+        out
+    }
+
+    fn push_session(&mut self, rows: &[u32], user: u32, native: u32, seq: u32) {
+        let s = self.user.len() as u32;
+        for &r in rows {
+            self.of_event[r as usize] = s;
+        }
+        self.order.extend_from_slice(rows);
+        self.offsets.push(self.order.len() as u32);
+        self.user.push(user);
+        self.native.push(native);
+        self.gap_seq.push(seq);
+    }
+
+    /// Renumbers sessions so that they are in order of their first row in the input (gap
+    /// sessions of one user are otherwise consecutive).
+    fn renumber_by_first_row(&mut self) {
+        let ns = self.len();
+        let mut ids: Vec<u32> = (0..ns as u32).collect();
+        ids.sort_by_key(|&s| self.events(s as usize).iter().copied().min().unwrap_or(0));
+        if ids.iter().enumerate().all(|(i, &s)| i as u32 == s) {
+            return;
+        }
+        let mut offsets = Vec::with_capacity(ns + 1);
+        let mut order = Vec::with_capacity(self.order.len());
+        let mut user = Vec::with_capacity(ns);
+        let mut native = Vec::with_capacity(ns);
+        let mut gap_seq = Vec::with_capacity(ns);
+        offsets.push(0);
+        for (new, &old) in ids.iter().enumerate() {
+            let old = old as usize;
+            let (a, b) = (self.offsets[old] as usize, self.offsets[old + 1] as usize);
+            for &r in &self.order[a..b] {
+                self.of_event[r as usize] = new as u32;
+            }
+            order.extend_from_slice(&self.order[a..b]);
+            offsets.push(order.len() as u32);
+            user.push(self.user[old]);
+            native.push(self.native[old]);
+            gap_seq.push(self.gap_seq[old]);
+        }
+        self.offsets = offsets;
+        self.order = order;
+        self.user = user;
+        self.native = native;
+        self.gap_seq = gap_seq;
+    }
+
+    /// Number of sessions.
+    pub fn len(&self) -> usize {
+        self.user.len()
+    }
+
+    /// True when there are no sessions.
+    pub fn is_empty(&self) -> bool {
+        self.user.is_empty()
+    }
+
+    /// The event rows of session `s`, in time order.
+    #[inline]
+    pub fn events(&self, s: usize) -> &[u32] {
+        &self.order[self.offsets[s] as usize..self.offsets[s + 1] as usize]
+    }
+
+    /// The session's id: its native id, or `<user>:<n>` for the n-th gap session of a user.
+    pub fn id(&self, t: &EventTable, s: usize) -> String {
+        match t.sessions.get_opt(self.native[s]) {
+            Some(id) => id.to_string(),
+            None => format!("{}:{}", t.users.get(self.user[s]), self.gap_seq[s]),
+        }
+    }
+
+    /// Position (0-based, in time order) of the session's first purchase, if any.
+    pub fn first_purchase(&self, t: &EventTable, s: usize) -> Option<usize> {
+        self.events(s)
+            .iter()
+            .position(|&r| t.kind[r as usize] == PURCHASE)
+    }
+
+    /// Number of sessions containing at least one event of kind `code`.
+    pub fn count_with_kind(&self, t: &EventTable, code: u8) -> usize {
+        (0..self.len())
+            .filter(|&s| self.events(s).iter().any(|&r| t.kind[r as usize] == code))
+            .count()
+    }
+}
+
+fn has_gap_sessions(s: &Sessions) -> bool {
+    s.native.iter().any(|&n| n == NONE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shopsense_events::kind::{KindRef, VIEW};
+    use shopsense_events::RawEvent;
+
+    fn table(rows: &[(i64, &str, Option<&str>)]) -> EventTable {
+        let mut t = EventTable::new();
+        for (i, (ms, u, s)) in rows.iter().enumerate() {
+            t.push(
+                &RawEvent {
+                    time_ms: *ms,
+                    user: u,
+                    session: *s,
+                    item: "i",
+                    category: None,
+                    category_path: None,
+                    brand: None,
+                    price: None,
+                    kind: KindRef::Fixed(VIEW),
+                    order: None,
+                },
+                0,
+                i as u64 + 1,
+            );
+        }
+        t
+    }
+
+    #[test]
+    fn gap_strictly_greater_starts_a_session() {
+        let gap = 30 * 60 * 1000;
+        let t = table(&[
+            (0, "a", None),
+            (gap, "a", None),         // exactly the gap: same session
+            (2 * gap + 1, "a", None), // gap + 1 ms: new session
+            (5, "b", None),
+        ]);
+        let s = Sessions::build(&t, &SessionConfig::default());
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.events(0), &[0, 1]);
+        assert_eq!(s.events(1), &[2]);
+        assert_eq!(s.events(2), &[3]);
+        assert_eq!(s.id(&t, 1), "a:2");
+        assert_eq!(s.of_event, vec![0, 0, 1, 2]);
+    }
+
+    #[test]
+    fn native_ids_group_and_sort_by_time() {
+        let t = table(&[
+            (10, "a", Some("s1")),
+            (5, "a", Some("s2")),
+            (1, "a", Some("s1")),
+            (7, "b", None),
+        ]);
+        let s = Sessions::build(&t, &SessionConfig::default());
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.events(0), &[2, 0]);
+        assert_eq!(s.id(&t, 0), "s1");
+        assert_eq!(s.events(1), &[1]);
+        assert_eq!(s.id(&t, 2), "b:1");
+        let forced = Sessions::build(
+            &t,
+            &SessionConfig {
+                gap_ms: 1_000,
+                force_gap: true,
+            },
+        );
+        assert_eq!(forced.len(), 2);
+        assert_eq!(forced.events(0), &[2, 1, 0]);
+    }
+}

@@ -1,0 +1,158 @@
+//! Sessions and the session export on the real bundled samples. Expected numbers were
+//! computed independently with Polars/pandas (see BENCHMARKS.md and the shared peers script)
+//! on the same files.
+
+use shopsense_events::{read_file, ReadOptions};
+use shopsense_sessions::{
+    session_summaries, write_summaries, SessionConfig, SessionTable, Sessions, SummaryOptions,
+};
+use std::path::PathBuf;
+
+fn data(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data")
+        .join(p)
+}
+
+#[test]
+fn rees46_sessions_and_cut_summaries_match_polars() {
+    let (_, out) = read_file(
+        &data("rees46/2019-Oct_head.csv"),
+        None,
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let t = out.table;
+    let s = Sessions::build(&t, &SessionConfig::default());
+    assert_eq!(s.len(), 5_066);
+    let table = SessionTable::build(&t, &s);
+    assert_eq!(table.purchase_sessions(), 200);
+    assert_eq!(table.cart_sessions(), 118);
+    assert_eq!(table.rows.events.iter().map(|&e| e as u64).sum::<u64>(), 17_434);
+
+    let sum = session_summaries(&t, &s, &SummaryOptions::default());
+    let total = |v: &[u32]| v.iter().map(|&x| x as u64).sum::<u64>();
+    // Polars on the same file: 5066 17174 16819 155 200 673163 1578634.563061 1939912.15 12208
+    assert_eq!(sum.len(), 5_066);
+    assert_eq!(total(&sum.events), 17_174);
+    assert_eq!(total(&sum.views), 16_819);
+    assert_eq!(total(&sum.carts), 155);
+    assert_eq!(sum.label.iter().filter(|&&l| l).count(), 200);
+    let dur: f64 = (0..sum.len()).map(|i| sum.duration_s(i)).sum();
+    assert_eq!(dur, 673_163.0);
+    let mean: f64 = sum.mean_price.iter().filter(|p| !p.is_nan()).sum();
+    assert!((mean - 1_578_634.563061).abs() < 1e-4, "{mean}");
+    let max: f64 = sum.max_price.iter().filter(|p| !p.is_nan()).sum();
+    assert!((max - 1_939_912.15).abs() < 1e-6, "{max}");
+    assert_eq!(total(&sum.distinct_items), 12_208);
+    // Every purchase session keeps its first purchase and nothing after it.
+    for i in 0..sum.len() {
+        if sum.label[i] {
+            assert!(sum.purchases[i] >= 1);
+            assert!(sum.events[i] <= sum.session_events[i]);
+        } else {
+            assert_eq!(sum.events[i], sum.session_events[i]);
+        }
+    }
+}
+
+#[test]
+fn taobao_gap_sessions_match_pandas() {
+    let (_, out) = read_file(
+        &data("taobao/UserBehavior_head.csv"),
+        None,
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let mut t = out.table;
+    let s = Sessions::build(&t, &SessionConfig::default());
+    assert_eq!(s.len(), 14_122);
+    let table = SessionTable::build(&t, &s);
+    assert_eq!(table.purchase_sessions(), 1_345);
+    assert_eq!(table.cart_sessions(), 2_716);
+    // pandas: 14122 79441 71436 4254 2264 1487 1345 8975197 70274
+    let sum = session_summaries(&t, &s, &SummaryOptions::default());
+    let total = |v: &[u32]| v.iter().map(|&x| x as u64).sum::<u64>();
+    assert_eq!(total(&sum.events), 79_441);
+    assert_eq!(total(&sum.views), 71_436);
+    assert_eq!(total(&sum.carts), 4_254);
+    assert_eq!(total(&sum.wishlists), 2_264);
+    assert_eq!(total(&sum.purchases), 1_487);
+    let dur: f64 = (0..sum.len()).map(|i| sum.duration_s(i)).sum();
+    assert_eq!(dur, 8_975_197.0);
+    assert_eq!(total(&sum.distinct_items), 70_274);
+
+    // The documented window: 2017-11-25 .. 2017-12-04 China time.
+    t.retain_time_window(Some(1_511_539_200_000), Some(1_512_316_800_000));
+    assert_eq!(t.len(), 84_440);
+    let s = Sessions::build(&t, &SessionConfig::default());
+    assert_eq!(s.len(), 14_097);
+    assert_eq!(SessionTable::build(&t, &s).purchase_sessions(), 1_345);
+
+    // A longer gap merges sessions; a gap of 0 splits every distinct timestamp.
+    let s60 = Sessions::build(
+        &t,
+        &SessionConfig {
+            gap_ms: 60 * 60 * 1000,
+            force_gap: false,
+        },
+    );
+    assert!(s60.len() < 14_097);
+}
+
+#[test]
+fn export_writes_parquet_and_csv() {
+    let (_, out) = read_file(
+        &data("rees46/2019-Oct_head.csv"),
+        None,
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let t = out.table;
+    let s = Sessions::build(&t, &SessionConfig::default());
+    let sum = session_summaries(&t, &s, &SummaryOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("s.parquet");
+    write_summaries(&pq, &t, &s, &sum).unwrap();
+    let f = std::fs::File::open(&pq).unwrap();
+    let r = parquet::file::reader::SerializedFileReader::new(f).unwrap();
+    use parquet::file::reader::FileReader;
+    assert_eq!(r.metadata().file_metadata().num_rows(), 5_066);
+    let csv = dir.path().join("s.csv");
+    write_summaries(&csv, &t, &s, &sum).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 5_067);
+    assert!(text.starts_with("session_id,user_id,start_time"));
+}
+
+#[test]
+fn synth_copies_whole_sessions_in_time_order() {
+    let (_, out) = read_file(
+        &data("rees46/2019-Oct_head.csv"),
+        None,
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let t = out.table;
+    let s = Sessions::build(&t, &SessionConfig::default());
+    let mut buf = Vec::new();
+    let opts = shopsense_sessions::synth::SynthOptions {
+        events: 50_000,
+        ..Default::default()
+    };
+    let sum = shopsense_sessions::synth::synth_rees46(&t, &s, &opts, &mut buf, |_| {}).unwrap();
+    assert_eq!(sum.events, 50_000);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("syn.csv");
+    std::fs::write(&p, &buf).unwrap();
+    let (_, back) = read_file(&p, None, &ReadOptions::default()).unwrap();
+    assert!(back.rejects.is_empty());
+    assert_eq!(back.table.len(), 50_000);
+    assert!(back.table.time_ms.windows(2).all(|w| w[0] <= w[1]));
+    let s2 = Sessions::build(&back.table, &SessionConfig::default());
+    assert_eq!(s2.len() as u64, sum.sessions);
+    // Same seed, same bytes.
+    let mut again = Vec::new();
+    shopsense_sessions::synth::synth_rees46(&t, &s, &opts, &mut again, |_| {}).unwrap();
+    assert_eq!(buf, again);
+}

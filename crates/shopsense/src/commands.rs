@@ -1,0 +1,400 @@
+//! One function per command.
+
+use crate::cli::{Cli, Command, DemoArgs, InputArgs, SessionizeArgs, StatsArgs, SynthArgs};
+use crate::progress;
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use shopsense_events::formats::Format;
+use shopsense_events::reject::{count_by_reason, write_quarantine};
+use shopsense_events::time::{format_ms, parse_time_arg};
+use shopsense_events::{check_bad_ratio, EventTable, ReadOptions, Rejected};
+use shopsense_sessions::{SessionConfig, SessionTable, Sessions, SummaryOptions};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Ingest(a) => crate::commands::ingest(a, quiet),
+        Command::Stats(a) => stats(a, quiet),
+        Command::Sessionize(a) => sessionize(a, quiet),
+        Command::Synth(a) => synth(a, quiet),
+        Command::Demo(a) => demo(a, quiet),
+    }
+}
+
+/// Events loaded from the inputs, with everything that was refused.
+pub struct Loaded {
+    /// The good events.
+    pub table: EventTable,
+    /// Rejected rows.
+    pub rejects: Vec<Rejected>,
+    /// Data lines read.
+    #[allow(dead_code)]
+    pub lines: u64,
+}
+
+fn parse_format(name: Option<&str>, mapping: Option<&Path>) -> Result<Option<Format>> {
+    if mapping.is_some() {
+        return Ok(Some(Format::Mapped));
+    }
+    match name {
+        None => Ok(None),
+        Some(n) => Format::from_name(n)
+            .map(Some)
+            .with_context(|| format!("unknown format {n:?}")),
+    }
+}
+
+/// Reads every input into one table, applies the time window, enforces the bad-row ratio
+/// and writes the quarantine file when rows were rejected.
+pub fn load(input: &InputArgs, default_quarantine: &Path, quiet: bool) -> Result<Loaded> {
+    let format = parse_format(input.format.as_deref(), input.mapping.as_deref())?;
+    let total: u64 = input
+        .inputs
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let pb = progress::bytes(total, "reading", quiet);
+    let opts = ReadOptions {
+        threads: input.threads,
+        progress: Some(progress::callback(&pb)),
+        ..Default::default()
+    };
+    let mut table = EventTable::new();
+    let mut rejects = Vec::new();
+    let mut lines = 0;
+    for path in &input.inputs {
+        if path.is_dir() {
+            bail!(
+                "{}: reading a store directory is not supported by this build; pass events files",
+                path.display()
+            );
+        }
+        let (_fmt, mut out) = read_input(path, format, input.mapping.as_deref(), &opts)?;
+        lines += out.lines;
+        rejects.append(&mut out.rejects);
+        if table.is_empty() {
+            table = out.table;
+        } else {
+            table.append(&out.table);
+        }
+    }
+    pb.finish_and_clear();
+    let from = input
+        .from
+        .as_deref()
+        .map(|s| parse_time_arg(s).with_context(|| format!("--from: cannot parse time {s:?}")))
+        .transpose()?;
+    let to = input
+        .to
+        .as_deref()
+        .map(|s| parse_time_arg(s).with_context(|| format!("--to: cannot parse time {s:?}")))
+        .transpose()?;
+    if from.is_some() || to.is_some() {
+        table.retain_time_window(from, to);
+    }
+    if !rejects.is_empty() {
+        let q = input
+            .quarantine
+            .clone()
+            .unwrap_or_else(|| default_quarantine.to_path_buf());
+        let _ = std::fs::remove_file(&q);
+        write_quarantine(&q, &rejects)
+            .with_context(|| format!("writing quarantine {}", q.display()))?;
+        eprintln!(
+            "{} rows rejected ({}), written to {}",
+            rejects.len(),
+            reasons_line(&count_by_reason(&rejects)),
+            q.display()
+        );
+    }
+    check_bad_ratio(rejects.len() as u64, lines, input.max_bad_ratio)?;
+    Ok(Loaded {
+        table,
+        rejects,
+        lines,
+    })
+}
+
+fn read_input(
+    path: &Path,
+    format: Option<Format>,
+    _mapping: Option<&Path>,
+    opts: &ReadOptions,
+) -> Result<(Format, shopsense_events::ReadOutput)> {
+    Ok(shopsense_events::read_file(path, format, opts)?)
+}
+
+fn reasons_line(m: &BTreeMap<String, u64>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn session_config(input: &InputArgs) -> Result<SessionConfig> {
+    if !(input.gap_minutes.is_finite() && input.gap_minutes > 0.0) {
+        bail!(
+            "--gap-minutes must be a positive number, got {}",
+            input.gap_minutes
+        );
+    }
+    Ok(SessionConfig {
+        gap_ms: (input.gap_minutes * 60_000.0).round() as i64,
+        force_gap: input.force_gap,
+    })
+}
+
+/// The numbers `stats` prints.
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    /// Events kept.
+    pub events: usize,
+    /// Sessions.
+    pub sessions: usize,
+    /// Distinct users.
+    pub users: usize,
+    /// Distinct items.
+    pub items: usize,
+    /// Distinct categories.
+    pub categories: usize,
+    /// Distinct non-empty brands.
+    pub brands: usize,
+    /// Events per kind.
+    pub kinds: BTreeMap<String, u64>,
+    /// Sessions with a purchase.
+    pub purchase_sessions: usize,
+    /// Sessions with an add-to-cart.
+    pub cart_sessions: usize,
+    /// First event time.
+    pub first_event: Option<String>,
+    /// Last event time.
+    pub last_event: Option<String>,
+    /// Rejected rows (see the quarantine file).
+    pub quarantined: usize,
+    /// Rejected rows by reason.
+    pub quarantined_by_reason: BTreeMap<String, u64>,
+    /// Exact duplicate rows (kept; counted).
+    pub duplicates: usize,
+    /// Whether sessions came from the source's ids (`native`) or the inactivity gap (`gap`).
+    pub session_source: &'static str,
+}
+
+/// Computes [`Stats`].
+pub fn compute_stats(t: &EventTable, rejects: &[Rejected], cfg: &SessionConfig) -> Stats {
+    let sessions = Sessions::build(t, cfg);
+    let table = SessionTable::build(t, &sessions);
+    let mut kinds = BTreeMap::new();
+    let mut per_code = vec![0u64; 256];
+    for &k in &t.kind {
+        per_code[k as usize] += 1;
+    }
+    for (code, &n) in per_code.iter().enumerate() {
+        if n > 0 {
+            kinds.insert(t.kind_name(code as u8).to_string(), n);
+        }
+    }
+    // Only categories and brands that appear on kept rows count (a time window may drop some).
+    let distinct = |col: &[u32], n: usize| {
+        let mut seen = vec![false; n];
+        for &v in col {
+            if v != shopsense_events::NONE {
+                seen[v as usize] = true;
+            }
+        }
+        seen.iter().filter(|&&b| b).count()
+    };
+    Stats {
+        events: t.len(),
+        sessions: sessions.len(),
+        users: distinct(&t.user, t.users.len()),
+        items: distinct(&t.item, t.items.len()),
+        categories: distinct(&t.category, t.categories.len()),
+        brands: distinct(&t.brand, t.brands.len()),
+        kinds,
+        purchase_sessions: table.purchase_sessions(),
+        cart_sessions: table.cart_sessions(),
+        first_event: t.time_ms.iter().min().map(|&m| format_ms(m)),
+        last_event: t.time_ms.iter().max().map(|&m| format_ms(m)),
+        quarantined: rejects.len(),
+        quarantined_by_reason: count_by_reason(rejects),
+        duplicates: t.duplicate_rows().len(),
+        session_source: if !cfg.force_gap && t.has_native_sessions() {
+            "native"
+        } else {
+            "gap"
+        },
+    }
+}
+
+fn stats(a: StatsArgs, quiet: bool) -> Result<()> {
+    let cfg = session_config(&a.input)?;
+    let q = default_quarantine_for(&a.input.inputs[0]);
+    let loaded = load(&a.input, &q, quiet)?;
+    let s = compute_stats(&loaded.table, &loaded.rejects, &cfg);
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;
+    } else {
+        print_stats(&mut out, &s)?;
+    }
+    Ok(())
+}
+
+fn print_stats(out: &mut impl Write, s: &Stats) -> std::io::Result<()> {
+    writeln!(out, "events              {:>12}", s.events)?;
+    writeln!(
+        out,
+        "sessions            {:>12}  ({})",
+        s.sessions, s.session_source
+    )?;
+    writeln!(out, "users               {:>12}", s.users)?;
+    writeln!(out, "items               {:>12}", s.items)?;
+    writeln!(out, "categories          {:>12}", s.categories)?;
+    writeln!(out, "brands              {:>12}", s.brands)?;
+    for (k, v) in &s.kinds {
+        writeln!(out, "  {k:<18}{v:>12}")?;
+    }
+    writeln!(out, "purchase sessions   {:>12}", s.purchase_sessions)?;
+    writeln!(out, "cart sessions       {:>12}", s.cart_sessions)?;
+    writeln!(
+        out,
+        "time                {} .. {}",
+        s.first_event.as_deref().unwrap_or("-"),
+        s.last_event.as_deref().unwrap_or("-")
+    )?;
+    writeln!(out, "duplicates          {:>12}", s.duplicates)?;
+    writeln!(out, "quarantined         {:>12}", s.quarantined)?;
+    Ok(())
+}
+
+fn default_quarantine_for(p: &Path) -> PathBuf {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".into());
+    PathBuf::from(format!("{name}.quarantine.jsonl"))
+}
+
+fn sessionize(a: SessionizeArgs, quiet: bool) -> Result<()> {
+    let t0 = Instant::now();
+    let cfg = session_config(&a.input)?;
+    let q = PathBuf::from(format!("{}.quarantine.jsonl", a.out.display()));
+    let loaded = load(&a.input, &q, quiet)?;
+    let t_read = t0.elapsed();
+    let sp = progress::spinner("sessions", quiet);
+    let sessions = Sessions::build(&loaded.table, &cfg);
+    let sum = shopsense_sessions::session_summaries(
+        &loaded.table,
+        &sessions,
+        &SummaryOptions {
+            cut_at_first_purchase: !a.no_cut,
+        },
+    );
+    sp.set_message("writing");
+    shopsense_sessions::write_summaries(&a.out, &loaded.table, &sessions, &sum)?;
+    sp.finish_and_clear();
+    let buyers = sum.label.iter().filter(|&&l| l).count();
+    eprintln!(
+        "{} events -> {} sessions ({} with a purchase) -> {} in {:.2} s (read {:.2} s)",
+        loaded.table.len(),
+        sum.len(),
+        buyers,
+        a.out.display(),
+        t0.elapsed().as_secs_f64(),
+        t_read.as_secs_f64()
+    );
+    Ok(())
+}
+
+fn synth(a: SynthArgs, quiet: bool) -> Result<()> {
+    let input = InputArgs {
+        inputs: vec![a.sample.clone()],
+        format: a.format.clone(),
+        mapping: None,
+        from: None,
+        to: None,
+        gap_minutes: 30.0,
+        force_gap: false,
+        max_bad_ratio: 1.0,
+        quarantine: None,
+        threads: 0,
+    };
+    let q = PathBuf::from(format!("{}.quarantine.jsonl", a.out.display()));
+    let loaded = load(&input, &q, quiet)?;
+    let sessions = Sessions::build(&loaded.table, &SessionConfig::default());
+    if sessions.is_empty() {
+        bail!("{}: no sessions to copy", a.sample.display());
+    }
+    let f =
+        std::fs::File::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let w = std::io::BufWriter::with_capacity(1 << 20, f);
+    let pb = progress::count(a.events, "synth", "events", quiet);
+    let opts = shopsense_sessions::synth::SynthOptions {
+        events: a.events,
+        days: a.days,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let s =
+        shopsense_sessions::synth::synth_rees46(&loaded.table, &sessions, &opts, w, |n| pb.inc(n))
+            .with_context(|| format!("writing {}", a.out.display()))?;
+    pb.finish_and_clear();
+    eprintln!(
+        "wrote {} events in {} sessions to {}",
+        s.events,
+        s.sessions,
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn ingest(_a: crate::cli::IngestArgs, _quiet: bool) -> Result<()> {
+    bail!("ingest: the Parquet store is not in this build yet")
+}
+
+fn demo(a: DemoArgs, quiet: bool) -> Result<()> {
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    for (name, file) in [
+        ("rees46", "rees46/2019-Oct_head.csv"),
+        ("taobao", "taobao/UserBehavior_head.csv"),
+    ] {
+        let path = a.data.join(file);
+        let input = InputArgs {
+            inputs: vec![path.clone()],
+            format: None,
+            mapping: None,
+            from: None,
+            to: None,
+            gap_minutes: 30.0,
+            force_gap: false,
+            max_bad_ratio: 0.05,
+            quarantine: None,
+            threads: 0,
+        };
+        let loaded = load(
+            &input,
+            &a.out.join(format!("{name}.quarantine.jsonl")),
+            quiet,
+        )?;
+        let cfg = SessionConfig::default();
+        let st = compute_stats(&loaded.table, &loaded.rejects, &cfg);
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "== {name}: {}", path.display())?;
+        print_stats(&mut out, &st)?;
+        let sessions = Sessions::build(&loaded.table, &cfg);
+        let sum = shopsense_sessions::session_summaries(
+            &loaded.table,
+            &sessions,
+            &SummaryOptions::default(),
+        );
+        let out = a.out.join(format!("{name}-sessions.parquet"));
+        shopsense_sessions::write_summaries(&out, &loaded.table, &sessions, &sum)?;
+        writeln!(std::io::stdout(), "session table -> {}\n", out.display())?;
+    }
+    Ok(())
+}
