@@ -12,7 +12,36 @@ pub const NONE: u32 = u32::MAX;
 pub struct Interner {
     arena: String,
     ends: Vec<u32>,
-    table: HashTable<u32>,
+    /// (hash, id): the stored hash makes growth free of re-hashing and lets most probes skip
+    /// the string comparison.
+    table: HashTable<(u64, u32)>,
+    /// Canonical decimal strings (no leading zero, at most 19 digits) keyed by their value:
+    /// numeric ids, the common case, are found without touching the arena.
+    nums: HashTable<(u64, u32)>,
+}
+
+/// The value of a canonical decimal string, if `s` is one.
+#[inline]
+fn canonical_number(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 19 || (b[0] == b'0' && b.len() > 1) {
+        return None;
+    }
+    let mut v = 0u64;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as u64;
+    }
+    Some(v)
+}
+
+#[inline]
+fn num_hash(v: u64) -> u64 {
+    // A multiplicative mix (the hash table uses the top bits for tags, the low for buckets).
+    (v ^ (v >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (v >> 32)
 }
 
 impl Interner {
@@ -45,32 +74,55 @@ impl Interner {
 
     /// The id of `s`, if interned.
     pub fn lookup(&self, s: &str) -> Option<u32> {
+        if let Some(v) = canonical_number(s) {
+            return self
+                .nums
+                .find(num_hash(v), |&(k, _)| k == v)
+                .map(|&(_, id)| id);
+        }
         let h = xxh3_64(s.as_bytes());
-        self.table.find(h, |&id| self.get(id) == s).copied()
+        self.table
+            .find(h, |&(eh, id)| eh == h && self.get(id) == s)
+            .map(|&(_, id)| id)
     }
 
     /// The id of `s`, interning it when new.
     pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(v) = canonical_number(s) {
+            let h = num_hash(v);
+            if let Some(&(_, id)) = self.nums.find(h, |&(k, _)| k == v) {
+                return id;
+            }
+            let id = self.ends.len() as u32;
+            self.arena.push_str(s);
+            self.ends.push(self.arena.len() as u32);
+            self.nums.insert_unique(h, (v, id), |&(k, _)| num_hash(k));
+            return id;
+        }
         let h = xxh3_64(s.as_bytes());
-        let Self { arena, ends, table } = self;
+        let Self {
+            arena, ends, table, ..
+        } = self;
         let get = |id: u32| -> &str {
             let i = id as usize;
             let start = if i == 0 { 0 } else { ends[i - 1] as usize };
             &arena[start..ends[i] as usize]
         };
-        if let Some(&id) = table.find(h, |&id| get(id) == s) {
+        if let Some(&(_, id)) = table.find(h, |&(eh, id)| eh == h && get(id) == s) {
             return id;
         }
         let id = ends.len() as u32;
         arena.push_str(s);
         ends.push(arena.len() as u32);
-        let (arena, ends) = (&*arena, &*ends);
-        table.insert_unique(h, id, |&id| {
-            let i = id as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            xxh3_64(arena[start..ends[i] as usize].as_bytes())
-        });
+        table.insert_unique(h, (h, id), |&(eh, _)| eh);
         id
+    }
+
+    /// Reserves room for `n` more distinct strings of about `avg_len` bytes each.
+    pub fn reserve(&mut self, n: usize, avg_len: usize) {
+        self.table.reserve(n, |&(eh, _)| eh);
+        self.ends.reserve(n);
+        self.arena.reserve(n * avg_len);
     }
 
     /// Interns an optional string; `None` and the empty string map to [`NONE`].
@@ -110,5 +162,17 @@ mod tests {
         assert_eq!(i.intern(""), 2);
         assert_eq!(i.get(2), "");
         assert_eq!(i.iter().collect::<Vec<_>>(), vec!["a", "bb", ""]);
+        // Numbers take the numeric path; non-canonical digit strings stay strings.
+        let n = i.intern("12345");
+        assert_eq!(i.intern("12345"), n);
+        let z = i.intern("012345");
+        assert_ne!(z, n);
+        assert_eq!(i.get(n), "12345");
+        assert_eq!(i.get(z), "012345");
+        assert_eq!(i.lookup("12345"), Some(n));
+        assert_eq!(i.lookup("012345"), Some(z));
+        assert_eq!(i.intern("0"), i.intern("0"));
+        let big = i.intern("99999999999999999999");
+        assert_eq!(i.get(big), "99999999999999999999");
     }
 }

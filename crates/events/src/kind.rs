@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kind of a shop event.
 ///
-/// The five funnel kinds have fixed codes (see [`EventKind::code`]); any other kind found in
+/// The five funnel kinds have fixed codes (see [`EventKind::fixed_code`]); any other kind found in
 /// the data is kept by name in a table's kind dictionary, never dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

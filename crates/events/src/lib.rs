@@ -21,7 +21,7 @@ pub mod table;
 pub mod time;
 
 pub use error::EventsError;
-pub use formats::{detect, read_file, Format};
+pub use formats::{detect, read_file, read_file_with, Format, Source};
 pub use interner::{Interner, NONE};
 pub use kind::EventKind;
 pub use read::{ReadOptions, ReadOutput};

@@ -7,6 +7,7 @@ use crate::error::EventsError;
 use crate::reject::{RejectReason, Rejected};
 use crate::table::{EventTable, RawEvent};
 use flate2::read::MultiGzDecoder;
+use std::any::Any;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -14,8 +15,9 @@ use std::sync::Arc;
 
 /// Block size for reading input.
 const BLOCK: usize = 1 << 20;
-/// Plain files larger than this are parsed in parallel byte ranges.
-const PARALLEL_MIN_BYTES: u64 = 8 << 20;
+/// Plain files at least this large are parsed in parallel byte ranges (unless
+/// [`ReadOptions::parallel_min_bytes`] says otherwise).
+pub const PARALLEL_MIN_BYTES: u64 = 8 << 20;
 
 /// Called with the number of input bytes consumed since the last call.
 pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
@@ -27,12 +29,18 @@ pub struct ReadOptions {
     pub threads: usize,
     /// Progress callback (bytes).
     pub progress: Option<Progress>,
+    /// Plain files at least this many bytes long are parsed in parallel byte ranges;
+    /// `None` means [`PARALLEL_MIN_BYTES`] (8 MiB). Tests set it low to force the parallel
+    /// path on small files; results are identical either way, line numbers included.
+    pub parallel_min_bytes: Option<u64>,
 }
 
 impl std::fmt::Debug for ReadOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReadOptions")
             .field("threads", &self.threads)
+            .field("progress", &self.progress.is_some())
+            .field("parallel_min_bytes", &self.parallel_min_bytes)
             .finish()
     }
 }
@@ -107,13 +115,25 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Reusable per-thread buffers for splitting a line into fields.
-#[derive(Debug)]
+/// Reusable per-thread buffers for splitting a line into fields, plus one slot of
+/// format-specific reusable state (see [`Scratch::state`]).
 pub struct Scratch {
     csv: csv_core::Reader,
     csv_delim: u8,
     out: Vec<u8>,
     ends: Vec<usize>,
+    state: Option<Box<dyn Any + Send>>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch")
+            .field("csv_delim", &self.csv_delim)
+            .field("out", &self.out.len())
+            .field("ends", &self.ends.len())
+            .field("state", &self.state.is_some())
+            .finish()
+    }
 }
 
 impl Default for Scratch {
@@ -123,11 +143,26 @@ impl Default for Scratch {
             csv_delim: b',',
             out: vec![0; 1024],
             ends: vec![0; 32],
+            state: None,
         }
     }
 }
 
 impl Scratch {
+    /// Format-specific reusable state of type `T`, created with `T::default()` on first use
+    /// (or when a different type was stored before). Parsers keep buffers here so that
+    /// parsing a line allocates nothing once the buffers have grown.
+    pub fn state<T: Default + Send + 'static>(&mut self) -> &mut T {
+        if !self.state.as_ref().is_some_and(|s| s.is::<T>()) {
+            self.state = Some(Box::new(T::default()));
+        }
+        match self.state.as_mut().and_then(|s| s.downcast_mut::<T>()) {
+            Some(t) => t,
+            // Unreachable: the slot was just filled with a `T`.
+            None => unreachable!("scratch state holds the requested type"),
+        }
+    }
+
     /// Splits `line` on `delim`, honouring double quotes, into `fields`. Lines without a quote
     /// byte take a copy-free fast path.
     pub fn split<'a>(
@@ -273,10 +308,12 @@ struct Worker<'p> {
     line_no: u64,
     /// Lines to skip as header (only for the range that starts the input).
     skip: u64,
+    /// True for the range that starts the input (the only one that can hold a BOM).
+    at_start: bool,
 }
 
 impl<'p> Worker<'p> {
-    fn new(parser: &'p dyn LineParser, file_name: &'p str, skip: u64) -> Self {
+    fn new(parser: &'p dyn LineParser, file_name: &'p str, at_start: bool) -> Self {
         let mut out = ReadOutput::default();
         let file_idx = out.table.add_file(file_name);
         Worker {
@@ -286,7 +323,8 @@ impl<'p> Worker<'p> {
             file_idx,
             scratch: Scratch::default(),
             line_no: 0,
-            skip,
+            skip: if at_start { parser.header_lines() } else { 0 },
+            at_start,
         }
     }
 
@@ -294,7 +332,7 @@ impl<'p> Worker<'p> {
     fn line(&mut self, raw: &[u8], terminated: bool) {
         self.line_no += 1;
         let mut l = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if self.line_no == 1 && self.skip_bom() {
+        if self.line_no == 1 && self.at_start {
             l = l.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(l);
         }
         if self.line_no <= self.skip {
@@ -315,11 +353,9 @@ impl<'p> Worker<'p> {
         };
         let table = &mut self.out.table;
         let file_idx = self.file_idx;
-        let res = self
-            .parser
-            .parse_line(text, &mut self.scratch, &mut |ev| {
-                table.push(ev, file_idx, line_no)
-            });
+        let res = self.parser.parse_line(text, &mut self.scratch, &mut |ev| {
+            table.push(ev, file_idx, line_no)
+        });
         if let Err(reason) = res {
             let reason = if terminated {
                 reason
@@ -328,11 +364,6 @@ impl<'p> Worker<'p> {
             };
             self.reject(line_no, l, reason);
         }
-    }
-
-    fn skip_bom(&self) -> bool {
-        // Only the range that starts the input can hold a BOM.
-        self.skip != u64::MAX
     }
 
     fn reject(&mut self, line: u64, raw: &[u8], reason: RejectReason) {
@@ -412,8 +443,9 @@ pub fn read_lines(
     } else {
         opts.threads
     };
-    if gz || size < PARALLEL_MIN_BYTES || threads < 2 {
-        let mut w = Worker::new(parser, &name, parser.header_lines());
+    let min_bytes = opts.parallel_min_bytes.unwrap_or(PARALLEL_MIN_BYTES);
+    if gz || size < min_bytes || threads < 2 {
+        let mut w = Worker::new(parser, &name, true);
         w.run(reader, u64::MAX, opts.progress.as_ref(), path)?;
         return Ok(w.out);
     }
@@ -429,17 +461,8 @@ pub fn read_lines(
                 let mut f = File::open(path).map_err(|e| EventsError::io(path, e))?;
                 f.seek(SeekFrom::Start(start))
                     .map_err(|e| EventsError::io(path, e))?;
-                let skip = if k == 0 {
-                    parser.header_lines()
-                } else {
-                    u64::MAX
-                };
-                let mut w = Worker::new(parser, &name, skip);
-                if k != 0 {
-                    // Ranges after the first never hold header lines or a BOM.
-                    w.skip = 0;
-                    w.line_no = 0;
-                }
+                // Ranges after the first never hold header lines or a BOM.
+                let mut w = Worker::new(parser, &name, k == 0);
                 w.run(f, end - start, opts.progress.as_ref(), path)?;
                 let lines = w.line_no;
                 Ok((w, lines))
@@ -448,7 +471,7 @@ pub fn read_lines(
     };
     let mut out = ReadOutput::default();
     let mut offset = 0u64;
-    for r in results {
+    for (k, r) in results.into_iter().enumerate() {
         let (mut w, lines) = r?;
         if offset > 0 {
             for l in w.out.table.line.iter_mut() {
@@ -459,7 +482,7 @@ pub fn read_lines(
             }
         }
         offset += lines;
-        if out.table.is_empty() && out.rejects.is_empty() && out.lines == 0 {
+        if k == 0 {
             out = w.out;
         } else {
             out.table.append(&w.out.table);
@@ -469,6 +492,41 @@ pub fn read_lines(
         }
     }
     Ok(out)
+}
+
+/// Streams the lines of a plain or gzip file to `f` with their 1-based line numbers: the
+/// terminator, a trailing `\r` and a BOM at the start are removed; nothing else is skipped
+/// (headers and blank lines included). Used for companion files (lookup tables) that are
+/// not event streams. `f` may stop the scan early by returning an error.
+pub fn for_each_line(
+    path: &Path,
+    mut f: impl FnMut(u64, &[u8]) -> Result<(), EventsError>,
+) -> Result<(), EventsError> {
+    use std::io::BufRead;
+    let (r, _) = open_maybe_gz(path)?;
+    let mut r = BufReader::with_capacity(BLOCK, r);
+    let mut buf = Vec::with_capacity(256);
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let n = match r.read_until(b'\n', &mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // A compressed stream that stops mid-way: keep what was read.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => return Err(EventsError::io(path, e)),
+        };
+        if n == 0 && buf.is_empty() {
+            return Ok(());
+        }
+        line_no += 1;
+        let mut l = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        l = l.strip_suffix(b"\r").unwrap_or(l);
+        if line_no == 1 {
+            l = l.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(l);
+        }
+        f(line_no, l)?;
+    }
 }
 
 /// Byte offsets that cut a plain file into `parts` ranges, each starting at a line start.

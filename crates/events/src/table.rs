@@ -65,7 +65,7 @@ pub struct Event {
 pub struct EventTable {
     /// Event time, UTC ms.
     pub time_ms: Vec<i64>,
-    /// Kind code: see [`crate::kind`]; codes ≥ [`FIXED_KINDS`] index [`EventTable::kind_names`].
+    /// Kind code: see [`crate::kind`]; codes ≥ [`FIXED_KINDS`] index [`EventTable::other_kinds`].
     pub kind: Vec<u8>,
     /// User id.
     pub user: Vec<u32>,
@@ -213,7 +213,10 @@ impl EventTable {
             user_id: self.users.get(self.user[i]).to_string(),
             session_id: self.sessions.get_opt(self.session[i]).map(str::to_string),
             item_id: self.items.get(self.item[i]).to_string(),
-            category_id: self.categories.get_opt(self.category[i]).map(str::to_string),
+            category_id: self
+                .categories
+                .get_opt(self.category[i])
+                .map(str::to_string),
             category_path: self
                 .category_paths
                 .get_opt(self.category_path[i])
@@ -279,8 +282,12 @@ impl EventTable {
         let map = |v: u32, m: &[u32]| if v == NONE { NONE } else { m[v as usize] };
         self.reserve(other.len());
         self.time_ms.extend_from_slice(&other.time_ms);
-        self.kind
-            .extend(other.kind.iter().map(|&k| *kinds.get(k as usize).unwrap_or(&k)));
+        self.kind.extend(
+            other
+                .kind
+                .iter()
+                .map(|&k| *kinds.get(k as usize).unwrap_or(&k)),
+        );
         self.user.extend(other.user.iter().map(|&v| map(v, &users)));
         self.session
             .extend(other.session.iter().map(|&v| map(v, &sessions)));
@@ -289,9 +296,11 @@ impl EventTable {
             .extend(other.category.iter().map(|&v| map(v, &categories)));
         self.category_path
             .extend(other.category_path.iter().map(|&v| map(v, &paths)));
-        self.brand.extend(other.brand.iter().map(|&v| map(v, &brands)));
+        self.brand
+            .extend(other.brand.iter().map(|&v| map(v, &brands)));
         self.price.extend_from_slice(&other.price);
-        self.order.extend(other.order.iter().map(|&v| map(v, &orders)));
+        self.order
+            .extend(other.order.iter().map(|&v| map(v, &orders)));
         self.file
             .extend(other.file.iter().map(|&f| files[f as usize]));
         self.line.extend_from_slice(&other.line);
@@ -322,6 +331,32 @@ impl EventTable {
         filt(&mut self.order, &mask);
         filt(&mut self.file, &mask);
         filt(&mut self.line, &mask);
+    }
+
+    /// Sorts the rows by time, keeping the input order of rows with equal times (stable).
+    /// Dictionaries are untouched, so ids keep their meaning.
+    pub fn sort_by_time(&mut self) {
+        if self.time_ms.windows(2).all(|w| w[0] <= w[1]) {
+            return;
+        }
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_by_key(|&i| self.time_ms[i as usize]);
+        fn permute<T: Copy>(v: &mut Vec<T>, order: &[u32]) {
+            let sorted: Vec<T> = order.iter().map(|&i| v[i as usize]).collect();
+            *v = sorted;
+        }
+        permute(&mut self.time_ms, &order);
+        permute(&mut self.kind, &order);
+        permute(&mut self.user, &order);
+        permute(&mut self.session, &order);
+        permute(&mut self.item, &order);
+        permute(&mut self.category, &order);
+        permute(&mut self.category_path, &order);
+        permute(&mut self.brand, &order);
+        permute(&mut self.price, &order);
+        permute(&mut self.order, &order);
+        permute(&mut self.file, &order);
+        permute(&mut self.line, &order);
     }
 
     /// Keeps events with `from_ms <= time < to_ms` (either bound optional).
@@ -451,6 +486,17 @@ mod tests {
         t.push(&raw(1, "u", "i", KindRef::Fixed(CART)), f, 3);
         t.push(&raw(1, "u", "i", KindRef::Fixed(VIEW)), f, 4);
         assert_eq!(t.duplicate_rows(), vec![1, 3]);
+    }
+
+    #[test]
+    fn sorts_by_time_stably() {
+        let mut t = EventTable::new();
+        for (ms, line) in [(5, 1), (1, 2), (5, 3), (1, 4), (3, 5)] {
+            t.push(&raw(ms, "u", "i", KindRef::Fixed(VIEW)), 0, line);
+        }
+        t.sort_by_time();
+        assert_eq!(t.time_ms, vec![1, 1, 3, 5, 5]);
+        assert_eq!(t.line, vec![2, 4, 5, 1, 3]);
     }
 
     #[test]

@@ -18,9 +18,7 @@ pub struct Taobao;
 pub fn looks_like(line: &str) -> bool {
     let f: Vec<&str> = line.split(',').collect();
     f.len() == FIELDS
-        && [0, 1, 2, 4]
-            .iter()
-            .all(|&i| crate::time::is_digits(f[i]))
+        && [0, 1, 2, 4].iter().all(|&i| crate::time::is_digits(f[i]))
         && matches!(f[3], "pv" | "cart" | "fav" | "buy")
 }
 
