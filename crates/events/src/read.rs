@@ -33,6 +33,64 @@ pub struct ReadOptions {
     /// `None` means [`PARALLEL_MIN_BYTES`] (8 MiB). Tests set it low to force the parallel
     /// path on small files; results are identical either way, line numbers included.
     pub parallel_min_bytes: Option<u64>,
+    /// Which optional columns to keep (projection); rows are still fully validated.
+    pub columns: Columns,
+}
+
+/// The optional columns a read keeps. Dropping the ones a job does not need (the session
+/// export needs none of them) saves interning work and memory; the row is still parsed and
+/// validated in full, so the same rows are accepted and rejected either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Columns {
+    /// Keep category ids.
+    pub category: bool,
+    /// Keep category paths.
+    pub category_path: bool,
+    /// Keep brands.
+    pub brand: bool,
+    /// Keep order ids.
+    pub order: bool,
+}
+
+impl Default for Columns {
+    fn default() -> Self {
+        Columns::ALL
+    }
+}
+
+impl Columns {
+    /// Every column.
+    pub const ALL: Columns = Columns {
+        category: true,
+        category_path: true,
+        brand: true,
+        order: true,
+    };
+    /// Only time, kind, user, session, item and price.
+    pub const CORE: Columns = Columns {
+        category: false,
+        category_path: false,
+        brand: false,
+        order: false,
+    };
+
+    #[inline]
+    fn project<'a>(&self, ev: &RawEvent<'a>) -> RawEvent<'a> {
+        let mut e = *ev;
+        if !self.category {
+            e.category = None;
+        }
+        if !self.category_path {
+            e.category_path = None;
+        }
+        if !self.brand {
+            e.brand = None;
+        }
+        if !self.order {
+            e.order = None;
+        }
+        e
+    }
 }
 
 impl std::fmt::Debug for ReadOptions {
@@ -41,6 +99,7 @@ impl std::fmt::Debug for ReadOptions {
             .field("threads", &self.threads)
             .field("progress", &self.progress.is_some())
             .field("parallel_min_bytes", &self.parallel_min_bytes)
+            .field("columns", &self.columns)
             .finish()
     }
 }
@@ -310,10 +369,17 @@ struct Worker<'p> {
     skip: u64,
     /// True for the range that starts the input (the only one that can hold a BOM).
     at_start: bool,
+    /// Projection.
+    columns: Columns,
 }
 
 impl<'p> Worker<'p> {
-    fn new(parser: &'p dyn LineParser, file_name: &'p str, at_start: bool) -> Self {
+    fn new(
+        parser: &'p dyn LineParser,
+        file_name: &'p str,
+        at_start: bool,
+        columns: Columns,
+    ) -> Self {
         let mut out = ReadOutput::default();
         let file_idx = out.table.add_file(file_name);
         Worker {
@@ -325,6 +391,7 @@ impl<'p> Worker<'p> {
             line_no: 0,
             skip: if at_start { parser.header_lines() } else { 0 },
             at_start,
+            columns,
         }
     }
 
@@ -353,9 +420,16 @@ impl<'p> Worker<'p> {
         };
         let table = &mut self.out.table;
         let file_idx = self.file_idx;
-        let res = self.parser.parse_line(text, &mut self.scratch, &mut |ev| {
-            table.push(ev, file_idx, line_no)
-        });
+        let cols = self.columns;
+        let res = if cols == Columns::ALL {
+            self.parser.parse_line(text, &mut self.scratch, &mut |ev| {
+                table.push(ev, file_idx, line_no)
+            })
+        } else {
+            self.parser.parse_line(text, &mut self.scratch, &mut |ev| {
+                table.push(&cols.project(ev), file_idx, line_no)
+            })
+        };
         if let Err(reason) = res {
             let reason = if terminated {
                 reason
@@ -445,7 +519,7 @@ pub fn read_lines(
     };
     let min_bytes = opts.parallel_min_bytes.unwrap_or(PARALLEL_MIN_BYTES);
     if gz || size < min_bytes || threads < 2 {
-        let mut w = Worker::new(parser, &name, true);
+        let mut w = Worker::new(parser, &name, true, opts.columns);
         w.run(reader, u64::MAX, opts.progress.as_ref(), path)?;
         return Ok(w.out);
     }
@@ -462,7 +536,7 @@ pub fn read_lines(
                 f.seek(SeekFrom::Start(start))
                     .map_err(|e| EventsError::io(path, e))?;
                 // Ranges after the first never hold header lines or a BOM.
-                let mut w = Worker::new(parser, &name, k == 0);
+                let mut w = Worker::new(parser, &name, k == 0, opts.columns);
                 w.run(f, end - start, opts.progress.as_ref(), path)?;
                 let lines = w.line_no;
                 Ok((w, lines))

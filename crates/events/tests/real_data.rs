@@ -201,3 +201,24 @@ fn mapping_and_format_must_agree() {
         "{err}"
     );
 }
+
+#[test]
+fn projection_keeps_rows_and_drops_only_the_unrequested_columns() {
+    let path = data("rees46/2019-Oct_head.csv");
+    let (_, full) = read_file(&path, None, &sequential()).unwrap();
+    let core = ReadOptions {
+        columns: shopsense_events::read::Columns::CORE,
+        ..parallel(2)
+    };
+    let (_, proj) = read_file(&path, None, &core).unwrap();
+    assert_eq!(proj.table.len(), 17_434);
+    assert_eq!(proj.rejects.len(), full.rejects.len());
+    assert_eq!(proj.table.time_ms, full.table.time_ms);
+    assert_eq!(proj.table.user, full.table.user);
+    assert_eq!(proj.table.session, full.table.session);
+    assert_eq!(proj.table.item, full.table.item);
+    assert_eq!(proj.table.kind, full.table.kind);
+    assert!(proj.table.brands.is_empty());
+    assert!(proj.table.categories.is_empty());
+    assert!(proj.table.brand.iter().all(|&b| b == shopsense_events::NONE));
+}

@@ -10,6 +10,7 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use shopsense_events::kind::{CART, FIXED_KINDS, PURCHASE, REMOVE_FROM_CART, VIEW, WISHLIST};
 use shopsense_events::{EventTable, NONE};
@@ -342,6 +343,13 @@ pub fn write_summaries(
             ZstdLevel::try_new(1).map_err(|e| pq(e.to_string()))?,
         ))
         .set_max_row_group_row_count(Some(1 << 20))
+        // Ids and times are nearly unique per session: dictionaries only cost time there.
+        .set_column_dictionary_enabled(ColumnPath::from("session_id"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("user_id"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("start_time"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("end_time"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("duration_s"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("mean_price"), false)
         .build();
     let mut w =
         ArrowWriter::try_new(file, summary_schema(), Some(props)).map_err(|e| pq(e.to_string()))?;

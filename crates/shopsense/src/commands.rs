@@ -1,14 +1,20 @@
 //! One function per command.
 
-use crate::cli::{Cli, Command, DemoArgs, InputArgs, SessionizeArgs, StatsArgs, SynthArgs};
+use crate::cli::{
+    Cli, Command, DemoArgs, IngestArgs, InputArgs, SessionizeArgs, StatsArgs, SynthArgs,
+};
 use crate::progress;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use shopsense_events::formats::Format;
+use shopsense_events::read::Columns;
 use shopsense_events::reject::{count_by_reason, write_quarantine};
 use shopsense_events::time::{format_ms, parse_time_arg};
-use shopsense_events::{check_bad_ratio, EventTable, ReadOptions, Rejected};
+use shopsense_events::{
+    check_bad_ratio, read_file_with, EventTable, ReadOptions, Rejected, Source,
+};
 use shopsense_sessions::{SessionConfig, SessionTable, Sessions, SummaryOptions};
+use shopsense_store::{FileEntry, Store, TimeWindow};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -51,7 +57,12 @@ fn parse_format(name: Option<&str>, mapping: Option<&Path>) -> Result<Option<For
 
 /// Reads every input into one table, applies the time window, enforces the bad-row ratio
 /// and writes the quarantine file when rows were rejected.
-pub fn load(input: &InputArgs, default_quarantine: &Path, quiet: bool) -> Result<Loaded> {
+pub fn load(
+    input: &InputArgs,
+    columns: Columns,
+    default_quarantine: &Path,
+    quiet: bool,
+) -> Result<Loaded> {
     let format = parse_format(input.format.as_deref(), input.mapping.as_deref())?;
     let total: u64 = input
         .inputs
@@ -62,28 +73,12 @@ pub fn load(input: &InputArgs, default_quarantine: &Path, quiet: bool) -> Result
     let opts = ReadOptions {
         threads: input.threads,
         progress: Some(progress::callback(&pb)),
+        columns,
         ..Default::default()
     };
     let mut table = EventTable::new();
     let mut rejects = Vec::new();
     let mut lines = 0;
-    for path in &input.inputs {
-        if path.is_dir() {
-            bail!(
-                "{}: reading a store directory is not supported by this build; pass events files",
-                path.display()
-            );
-        }
-        let (_fmt, mut out) = read_input(path, format, input.mapping.as_deref(), &opts)?;
-        lines += out.lines;
-        rejects.append(&mut out.rejects);
-        if table.is_empty() {
-            table = out.table;
-        } else {
-            table.append(&out.table);
-        }
-    }
-    pb.finish_and_clear();
     let from = input
         .from
         .as_deref()
@@ -94,6 +89,27 @@ pub fn load(input: &InputArgs, default_quarantine: &Path, quiet: bool) -> Result
         .as_deref()
         .map(|s| parse_time_arg(s).with_context(|| format!("--to: cannot parse time {s:?}")))
         .transpose()?;
+    for path in &input.inputs {
+        let part = if path.is_dir() {
+            let store = Store::open(path)?;
+            store.read_window(TimeWindow::new(from, to))?
+        } else {
+            let source = Source {
+                format,
+                mapping: input.mapping.clone(),
+            };
+            let (_fmt, mut out) = read_file_with(path, &source, &opts)?;
+            lines += out.lines;
+            rejects.append(&mut out.rejects);
+            out.table
+        };
+        if table.is_empty() {
+            table = part;
+        } else {
+            table.append(&part);
+        }
+    }
+    pb.finish_and_clear();
     if from.is_some() || to.is_some() {
         table.retain_time_window(from, to);
     }
@@ -118,15 +134,6 @@ pub fn load(input: &InputArgs, default_quarantine: &Path, quiet: bool) -> Result
         rejects,
         lines,
     })
-}
-
-fn read_input(
-    path: &Path,
-    format: Option<Format>,
-    _mapping: Option<&Path>,
-    opts: &ReadOptions,
-) -> Result<(Format, shopsense_events::ReadOutput)> {
-    Ok(shopsense_events::read_file(path, format, opts)?)
 }
 
 fn reasons_line(m: &BTreeMap<String, u64>) -> String {
@@ -234,7 +241,7 @@ pub fn compute_stats(t: &EventTable, rejects: &[Rejected], cfg: &SessionConfig) 
 fn stats(a: StatsArgs, quiet: bool) -> Result<()> {
     let cfg = session_config(&a.input)?;
     let q = default_quarantine_for(&a.input.inputs[0]);
-    let loaded = load(&a.input, &q, quiet)?;
+    let loaded = load(&a.input, Columns::ALL, &q, quiet)?;
     let s = compute_stats(&loaded.table, &loaded.rejects, &cfg);
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -284,10 +291,13 @@ fn sessionize(a: SessionizeArgs, quiet: bool) -> Result<()> {
     let t0 = Instant::now();
     let cfg = session_config(&a.input)?;
     let q = PathBuf::from(format!("{}.quarantine.jsonl", a.out.display()));
-    let loaded = load(&a.input, &q, quiet)?;
+    let loaded = load(&a.input, Columns::CORE, &q, quiet)?;
     let t_read = t0.elapsed();
     let sp = progress::spinner("sessions", quiet);
+    let t1 = Instant::now();
     let sessions = Sessions::build(&loaded.table, &cfg);
+    tracing::debug!("sessions built in {:.3} s", t1.elapsed().as_secs_f64());
+    let t1 = Instant::now();
     let sum = shopsense_sessions::session_summaries(
         &loaded.table,
         &sessions,
@@ -295,8 +305,11 @@ fn sessionize(a: SessionizeArgs, quiet: bool) -> Result<()> {
             cut_at_first_purchase: !a.no_cut,
         },
     );
+    tracing::debug!("summaries in {:.3} s", t1.elapsed().as_secs_f64());
     sp.set_message("writing");
+    let t1 = Instant::now();
     shopsense_sessions::write_summaries(&a.out, &loaded.table, &sessions, &sum)?;
+    tracing::debug!("written in {:.3} s", t1.elapsed().as_secs_f64());
     sp.finish_and_clear();
     let buyers = sum.label.iter().filter(|&&l| l).count();
     eprintln!(
@@ -325,7 +338,7 @@ fn synth(a: SynthArgs, quiet: bool) -> Result<()> {
         threads: 0,
     };
     let q = PathBuf::from(format!("{}.quarantine.jsonl", a.out.display()));
-    let loaded = load(&input, &q, quiet)?;
+    let loaded = load(&input, Columns::ALL, &q, quiet)?;
     let sessions = Sessions::build(&loaded.table, &SessionConfig::default());
     if sessions.is_empty() {
         bail!("{}: no sessions to copy", a.sample.display());
@@ -353,8 +366,139 @@ fn synth(a: SynthArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-fn ingest(_a: crate::cli::IngestArgs, _quiet: bool) -> Result<()> {
-    bail!("ingest: the Parquet store is not in this build yet")
+/// What `ingest` did with one file.
+#[derive(Debug, Serialize)]
+struct IngestedFile {
+    file: String,
+    status: &'static str,
+    format: Option<String>,
+    rows: u64,
+    rejected: u64,
+    rejects_by_reason: BTreeMap<String, u64>,
+    duplicates: u64,
+    quarantine: Option<String>,
+    message: Option<String>,
+}
+
+fn ingest(a: IngestArgs, quiet: bool) -> Result<()> {
+    let format = parse_format(a.format.as_deref(), a.mapping.as_deref())?;
+    let mut store = Store::open_or_create(&a.store)?;
+    let mut report = Vec::new();
+    let mut failed = 0;
+    for path in &a.files {
+        let sp = progress::spinner("hashing", quiet);
+        let mut entry = FileEntry::for_file(path, "")?;
+        sp.finish_and_clear();
+        if let Some(prev) = store.is_ingested(&entry.sha256) {
+            report.push(IngestedFile {
+                file: path.display().to_string(),
+                status: "skipped",
+                format: Some(prev.format.clone()),
+                rows: 0,
+                rejected: 0,
+                rejects_by_reason: BTreeMap::new(),
+                duplicates: 0,
+                quarantine: None,
+                message: Some(format!(
+                    "already ingested as {} on {} (same sha256)",
+                    prev.path, prev.ingested_at
+                )),
+            });
+            continue;
+        }
+        let pb = progress::bytes(entry.size, "reading", quiet);
+        let opts = ReadOptions {
+            progress: Some(progress::callback(&pb)),
+            ..Default::default()
+        };
+        let source = Source {
+            format,
+            mapping: a.mapping.clone(),
+        };
+        let (fmt, mut out) = read_file_with(path, &source, &opts)?;
+        pb.finish_and_clear();
+        let dups = out.table.duplicate_rows();
+        entry.format = fmt.name().to_string();
+        entry.rejected = out.rejects.len() as u64;
+        entry.rejects_by_reason = count_by_reason(&out.rejects);
+        entry.duplicates = dups.len() as u64;
+        let q = store.quarantine_path(&entry);
+        if !out.rejects.is_empty() {
+            let _ = std::fs::remove_file(&q);
+            write_quarantine(&q, &out.rejects)
+                .with_context(|| format!("writing quarantine {}", q.display()))?;
+        }
+        let mut item = IngestedFile {
+            file: path.display().to_string(),
+            status: "ingested",
+            format: Some(entry.format.clone()),
+            rows: 0,
+            rejected: entry.rejected,
+            rejects_by_reason: entry.rejects_by_reason.clone(),
+            duplicates: entry.duplicates,
+            quarantine: (!out.rejects.is_empty()).then(|| q.display().to_string()),
+            message: None,
+        };
+        if let Err(e) = check_bad_ratio(entry.rejected, out.lines, a.max_bad_ratio) {
+            failed += 1;
+            item.status = "failed";
+            item.message = Some(format!("{}: {e}", path.display()));
+            report.push(item);
+            continue;
+        }
+        if a.drop_duplicates && !dups.is_empty() {
+            let mut drop = vec![false; out.table.len()];
+            for &d in &dups {
+                drop[d] = true;
+            }
+            out.table.retain_rows(|i| !drop[i]);
+        }
+        let sp = progress::spinner("writing", quiet);
+        let written = store.append(&out.table, entry)?;
+        sp.finish_and_clear();
+        item.rows = written.rows;
+        report.push(item);
+    }
+    let mut w = std::io::stdout().lock();
+    if a.json {
+        writeln!(w, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        for r in &report {
+            writeln!(
+                w,
+                "{:<9} {}  rows {}  rejected {}  duplicates {}{}{}",
+                r.status,
+                r.file,
+                r.rows,
+                r.rejected,
+                r.duplicates,
+                r.quarantine
+                    .as_deref()
+                    .map(|q| format!("  quarantine {q}"))
+                    .unwrap_or_default(),
+                r.message
+                    .as_deref()
+                    .map(|m| format!("  ({m})"))
+                    .unwrap_or_default(),
+            )?;
+        }
+        let m = store.manifest();
+        writeln!(
+            w,
+            "store {}: {} files, {} rows, days {}",
+            a.store.display(),
+            m.files.len(),
+            m.rows(),
+            m.days().len()
+        )?;
+    }
+    if failed > 0 {
+        bail!(
+            "{failed} file(s) over --max-bad-ratio {} were not ingested; see the quarantine files",
+            a.max_bad_ratio
+        );
+    }
+    Ok(())
 }
 
 fn demo(a: DemoArgs, quiet: bool) -> Result<()> {
@@ -378,6 +522,7 @@ fn demo(a: DemoArgs, quiet: bool) -> Result<()> {
         };
         let loaded = load(
             &input,
+            Columns::ALL,
             &a.out.join(format!("{name}.quarantine.jsonl")),
             quiet,
         )?;
