@@ -18,6 +18,38 @@ pub struct Interner {
     /// Canonical decimal strings (no leading zero, at most 19 digits) keyed by their value:
     /// numeric ids, the common case, are found without touching the arena.
     nums: HashTable<(u64, u32)>,
+    /// Canonical lower-case UUIDs keyed by their 128-bit value (session ids in most logs).
+    uuids: HashTable<([u64; 2], u32)>,
+    /// The lookup tables were dropped by [`Interner::drop_index`]; rebuilt on next use.
+    index_dropped: bool,
+}
+
+/// The value of a canonical lower-case UUID (`8-4-4-4-12` hex digits), if `s` is one.
+#[inline]
+fn canonical_uuid(s: &str) -> Option<[u64; 2]> {
+    let b = s.as_bytes();
+    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return None;
+    }
+    let mut v = 0u128;
+    for (i, &c) in b.iter().enumerate() {
+        if i == 8 || i == 13 || i == 18 || i == 23 {
+            continue;
+        }
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | d as u128;
+    }
+    // Two u64 halves keep table entries at 24 bytes (a u128 would pad them to 32).
+    Some([(v >> 64) as u64, v as u64])
+}
+
+#[inline]
+fn uuid_hash(v: [u64; 2]) -> u64 {
+    num_hash(v[1] ^ v[0].rotate_left(17))
 }
 
 /// The value of a canonical decimal string, if `s` is one.
@@ -74,10 +106,19 @@ impl Interner {
 
     /// The id of `s`, if interned.
     pub fn lookup(&self, s: &str) -> Option<u32> {
+        if self.index_dropped {
+            return self.iter().position(|x| x == s).map(|i| i as u32);
+        }
         if let Some(v) = canonical_number(s) {
             return self
                 .nums
                 .find(num_hash(v), |&(k, _)| k == v)
+                .map(|&(_, id)| id);
+        }
+        if let Some(v) = canonical_uuid(s) {
+            return self
+                .uuids
+                .find(uuid_hash(v), |&(k, _)| k == v)
                 .map(|&(_, id)| id);
         }
         let h = xxh3_64(s.as_bytes());
@@ -88,6 +129,9 @@ impl Interner {
 
     /// The id of `s`, interning it when new.
     pub fn intern(&mut self, s: &str) -> u32 {
+        if self.index_dropped {
+            self.rebuild_index();
+        }
         if let Some(v) = canonical_number(s) {
             let h = num_hash(v);
             if let Some(&(_, id)) = self.nums.find(h, |&(k, _)| k == v) {
@@ -97,6 +141,17 @@ impl Interner {
             self.arena.push_str(s);
             self.ends.push(self.arena.len() as u32);
             self.nums.insert_unique(h, (v, id), |&(k, _)| num_hash(k));
+            return id;
+        }
+        if let Some(v) = canonical_uuid(s) {
+            let h = uuid_hash(v);
+            if let Some(&(_, id)) = self.uuids.find(h, |&(k, _)| k == v) {
+                return id;
+            }
+            let id = self.ends.len() as u32;
+            self.arena.push_str(s);
+            self.ends.push(self.arena.len() as u32);
+            self.uuids.insert_unique(h, (v, id), |&(k, _)| uuid_hash(k));
             return id;
         }
         let h = xxh3_64(s.as_bytes());
@@ -116,6 +171,33 @@ impl Interner {
         ends.push(arena.len() as u32);
         table.insert_unique(h, (h, id), |&(eh, _)| eh);
         id
+    }
+
+    /// Frees the lookup tables (strings and ids stay). Use when no more strings will be
+    /// interned or looked up, to save memory; the next [`Interner::intern`] rebuilds them.
+    pub fn drop_index(&mut self) {
+        self.table = HashTable::new();
+        self.nums = HashTable::new();
+        self.uuids = HashTable::new();
+        self.index_dropped = true;
+    }
+
+    fn rebuild_index(&mut self) {
+        self.index_dropped = false;
+        let n = self.ends.len();
+        for id in 0..n as u32 {
+            let s = self.get(id);
+            if let Some(v) = canonical_number(s) {
+                self.nums
+                    .insert_unique(num_hash(v), (v, id), |&(k, _)| num_hash(k));
+            } else if let Some(v) = canonical_uuid(s) {
+                self.uuids
+                    .insert_unique(uuid_hash(v), (v, id), |&(k, _)| uuid_hash(k));
+            } else {
+                let h = xxh3_64(s.as_bytes());
+                self.table.insert_unique(h, (h, id), |&(eh, _)| eh);
+            }
+        }
     }
 
     /// Reserves room for `n` more distinct strings of about `avg_len` bytes each.
@@ -172,6 +254,24 @@ mod tests {
         assert_eq!(i.lookup("12345"), Some(n));
         assert_eq!(i.lookup("012345"), Some(z));
         assert_eq!(i.intern("0"), i.intern("0"));
+        let u = "72d76fde-8bb3-4e00-8c23-a032dfed738c";
+        let uid = i.intern(u);
+        assert_eq!(i.intern(u), uid);
+        assert_eq!(i.get(uid), u);
+        assert_eq!(i.lookup(u), Some(uid));
+        let upper = i.intern("72D76FDE-8BB3-4E00-8C23-A032DFED738C");
+        assert_ne!(upper, uid);
+        assert_eq!(
+            i.lookup("72D76FDE-8BB3-4E00-8C23-A032DFED738C"),
+            Some(upper)
+        );
+        let before: Vec<String> = i.iter().map(str::to_string).collect();
+        i.drop_index();
+        assert_eq!(i.lookup(u), Some(uid));
+        assert_eq!(i.intern("12345"), n);
+        assert_eq!(i.intern(u), uid);
+        assert_eq!(i.intern("bb"), 1);
+        assert_eq!(i.iter().collect::<Vec<_>>(), before);
         let big = i.intern("99999999999999999999");
         assert_eq!(i.get(big), "99999999999999999999");
     }

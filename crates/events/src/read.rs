@@ -457,6 +457,7 @@ impl<'p> Worker<'p> {
         let mut buf = vec![0u8; BLOCK];
         let mut carry: Vec<u8> = Vec::new();
         let mut remaining = limit;
+        let mut first_block = true;
         loop {
             let want = (buf.len() as u64).min(remaining) as usize;
             if want == 0 {
@@ -492,6 +493,16 @@ impl<'p> Worker<'p> {
                 start = nl + 1;
             }
             carry.extend_from_slice(&chunk[start..]);
+            if first_block && limit != u64::MAX && self.out.table.len() > 64 {
+                // Size the columns once from the first block's rows per byte, so they do not
+                // grow by doubling (which costs copies and up to 2x memory).
+                first_block = false;
+                let per_byte = self.out.table.len() as f64 / (limit - remaining) as f64;
+                let expect = (per_byte * limit as f64 * 1.02) as usize;
+                self.out
+                    .table
+                    .reserve(expect.saturating_sub(self.out.table.len()));
+            }
         }
         if !carry.is_empty() {
             let line = std::mem::take(&mut carry);
@@ -545,7 +556,8 @@ pub fn read_lines(
     };
     let mut out = ReadOutput::default();
     let mut offset = 0u64;
-    for (k, r) in results.into_iter().enumerate() {
+    let mut tables = Vec::with_capacity(results.len());
+    for r in results {
         let (mut w, lines) = r?;
         if offset > 0 {
             for l in w.out.table.line.iter_mut() {
@@ -556,15 +568,12 @@ pub fn read_lines(
             }
         }
         offset += lines;
-        if k == 0 {
-            out = w.out;
-        } else {
-            out.table.append(&w.out.table);
-            out.rejects.append(&mut w.out.rejects);
-            out.lines += w.out.lines;
-            out.blank_lines += w.out.blank_lines;
-        }
+        tables.push(std::mem::take(&mut w.out.table));
+        out.rejects.append(&mut w.out.rejects);
+        out.lines += w.out.lines;
+        out.blank_lines += w.out.blank_lines;
     }
+    out.table = EventTable::concat(tables);
     Ok(out)
 }
 

@@ -4,6 +4,40 @@ use crate::interner::{Interner, NONE};
 use crate::kind::{EventKind, KindRef, FIXED_KINDS, FIXED_KIND_NAMES};
 use serde::{Deserialize, Serialize};
 
+/// Id maps from one table's dictionaries into another's.
+struct DictMaps {
+    users: Vec<u32>,
+    sessions: Vec<u32>,
+    items: Vec<u32>,
+    categories: Vec<u32>,
+    paths: Vec<u32>,
+    brands: Vec<u32>,
+    orders: Vec<u32>,
+    kinds: Vec<u8>,
+    files: Vec<u16>,
+}
+
+impl DictMaps {
+    #[inline]
+    fn kind(&self, k: u8) -> u8 {
+        *self.kinds.get(k as usize).unwrap_or(&k)
+    }
+}
+
+#[inline]
+fn map_id(v: u32, m: &[u32]) -> u32 {
+    if v == NONE {
+        NONE
+    } else {
+        m[v as usize]
+    }
+}
+
+fn extend_col<T: Copy>(dst: &mut Vec<T>, src: &[T], extra: usize, f: impl Fn(T) -> T) {
+    dst.reserve_exact(extra);
+    dst.extend(src.iter().map(|&v| f(v)));
+}
+
 /// One event as a reader sees it, borrowing its strings from the input line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RawEvent<'a> {
@@ -262,48 +296,98 @@ impl EventTable {
 
     /// Appends all rows of `other`, re-interning its strings into this table's dictionaries.
     pub fn append(&mut self, other: &EventTable) {
+        let maps = self.merge_dictionaries(other);
+        let extra = other.len();
+        extend_col(&mut self.time_ms, &other.time_ms, extra, |v| v);
+        extend_col(&mut self.kind, &other.kind, extra, |k| maps.kind(k));
+        extend_col(&mut self.user, &other.user, extra, |v| {
+            map_id(v, &maps.users)
+        });
+        extend_col(&mut self.session, &other.session, extra, |v| {
+            map_id(v, &maps.sessions)
+        });
+        extend_col(&mut self.item, &other.item, extra, |v| {
+            map_id(v, &maps.items)
+        });
+        extend_col(&mut self.category, &other.category, extra, |v| {
+            map_id(v, &maps.categories)
+        });
+        extend_col(&mut self.category_path, &other.category_path, extra, |v| {
+            map_id(v, &maps.paths)
+        });
+        extend_col(&mut self.brand, &other.brand, extra, |v| {
+            map_id(v, &maps.brands)
+        });
+        extend_col(&mut self.price, &other.price, extra, |v| v);
+        extend_col(&mut self.order, &other.order, extra, |v| {
+            map_id(v, &maps.orders)
+        });
+        extend_col(&mut self.file, &other.file, extra, |f| {
+            maps.files[f as usize]
+        });
+        extend_col(&mut self.line, &other.line, extra, |v| v);
+    }
+
+    /// Concatenates tables in order into one, consuming them. Each column of the result is
+    /// built and the parts' copies of it freed before the next column, so the peak memory is
+    /// about one table plus one column, not two tables.
+    pub fn concat(parts: Vec<EventTable>) -> EventTable {
+        let mut parts = parts.into_iter();
+        let Some(mut base) = parts.next() else {
+            return EventTable::new();
+        };
+        let mut rest: Vec<EventTable> = parts.collect();
+        if rest.is_empty() {
+            return base;
+        }
+        let maps: Vec<DictMaps> = rest.iter().map(|p| base.merge_dictionaries(p)).collect();
+        let extra: usize = rest.iter().map(EventTable::len).sum();
+        macro_rules! merge {
+            ($col:ident, $f:expr) => {{
+                base.$col.reserve_exact(extra);
+                for (p, m) in rest.iter_mut().zip(&maps) {
+                    let f = $f;
+                    let src = std::mem::take(&mut p.$col);
+                    base.$col.extend(src.iter().map(|&v| f(m, v)));
+                }
+            }};
+        }
+        merge!(time_ms, |_: &DictMaps, v: i64| v);
+        merge!(kind, |m: &DictMaps, k: u8| m.kind(k));
+        merge!(user, |m: &DictMaps, v: u32| map_id(v, &m.users));
+        merge!(session, |m: &DictMaps, v: u32| map_id(v, &m.sessions));
+        merge!(item, |m: &DictMaps, v: u32| map_id(v, &m.items));
+        merge!(category, |m: &DictMaps, v: u32| map_id(v, &m.categories));
+        merge!(category_path, |m: &DictMaps, v: u32| map_id(v, &m.paths));
+        merge!(brand, |m: &DictMaps, v: u32| map_id(v, &m.brands));
+        merge!(price, |_: &DictMaps, v: f64| v);
+        merge!(order, |m: &DictMaps, v: u32| map_id(v, &m.orders));
+        merge!(file, |m: &DictMaps, f: u16| m.files[f as usize]);
+        merge!(line, |_: &DictMaps, v: u64| v);
+        base
+    }
+
+    /// Interns `other`'s dictionaries into this table's and returns the id maps.
+    fn merge_dictionaries(&mut self, other: &EventTable) -> DictMaps {
         fn remap(dst: &mut Interner, src: &Interner) -> Vec<u32> {
             src.iter().map(|s| dst.intern(s)).collect()
         }
-        let users = remap(&mut self.users, &other.users);
-        let sessions = remap(&mut self.sessions, &other.sessions);
-        let items = remap(&mut self.items, &other.items);
-        let categories = remap(&mut self.categories, &other.categories);
-        let paths = remap(&mut self.category_paths, &other.category_paths);
-        let brands = remap(&mut self.brands, &other.brands);
-        let orders = remap(&mut self.orders, &other.orders);
-        let kinds: Vec<u8> = (0..other.kind_count())
-            .map(|c| {
-                let name = other.kind_name(c as u8).to_string();
-                self.kind_code(KindRef::Other(&name))
-            })
-            .collect();
-        let files: Vec<u16> = other.files.iter().map(|f| self.add_file(f)).collect();
-        let map = |v: u32, m: &[u32]| if v == NONE { NONE } else { m[v as usize] };
-        self.reserve(other.len());
-        self.time_ms.extend_from_slice(&other.time_ms);
-        self.kind.extend(
-            other
-                .kind
-                .iter()
-                .map(|&k| *kinds.get(k as usize).unwrap_or(&k)),
-        );
-        self.user.extend(other.user.iter().map(|&v| map(v, &users)));
-        self.session
-            .extend(other.session.iter().map(|&v| map(v, &sessions)));
-        self.item.extend(other.item.iter().map(|&v| map(v, &items)));
-        self.category
-            .extend(other.category.iter().map(|&v| map(v, &categories)));
-        self.category_path
-            .extend(other.category_path.iter().map(|&v| map(v, &paths)));
-        self.brand
-            .extend(other.brand.iter().map(|&v| map(v, &brands)));
-        self.price.extend_from_slice(&other.price);
-        self.order
-            .extend(other.order.iter().map(|&v| map(v, &orders)));
-        self.file
-            .extend(other.file.iter().map(|&f| files[f as usize]));
-        self.line.extend_from_slice(&other.line);
+        DictMaps {
+            users: remap(&mut self.users, &other.users),
+            sessions: remap(&mut self.sessions, &other.sessions),
+            items: remap(&mut self.items, &other.items),
+            categories: remap(&mut self.categories, &other.categories),
+            paths: remap(&mut self.category_paths, &other.category_paths),
+            brands: remap(&mut self.brands, &other.brands),
+            orders: remap(&mut self.orders, &other.orders),
+            kinds: (0..other.kind_count())
+                .map(|c| {
+                    let name = other.kind_name(c as u8).to_string();
+                    self.kind_code(KindRef::Other(&name))
+                })
+                .collect(),
+            files: other.files.iter().map(|f| self.add_file(f)).collect(),
+        }
     }
 
     /// Keeps only the rows for which `keep(i)` is true, in order.
@@ -419,6 +503,18 @@ impl EventTable {
             && self.order[i] == self.order[j]
     }
 
+    /// Frees the dictionaries' lookup tables once no more rows will be added (strings and
+    /// ids stay valid; adding rows later rebuilds them).
+    pub fn drop_lookup_indexes(&mut self) {
+        self.users.drop_index();
+        self.sessions.drop_index();
+        self.items.drop_index();
+        self.categories.drop_index();
+        self.category_paths.drop_index();
+        self.brands.drop_index();
+        self.orders.drop_index();
+    }
+
     /// Approximate heap bytes held (for memory reporting).
     pub fn heap_bytes(&self) -> usize {
         self.len() * (8 + 1 + 4 * 7 + 8 + 2 + 8)
@@ -462,7 +558,13 @@ mod tests {
         let g = b.add_file("b.csv");
         b.push(&raw(3, "u2", "i2", KindRef::Other("zoom")), g, 2);
         b.push(&raw(4, "u1", "i1", KindRef::Fixed(CART)), g, 3);
+        let c = EventTable::concat(vec![a.clone(), b.clone()]);
         a.append(&b);
+        assert_eq!(c.time_ms, a.time_ms);
+        assert_eq!(c.user, a.user);
+        assert_eq!(c.kind, a.kind);
+        assert_eq!(c.file, a.file);
+        assert_eq!(c.files, a.files);
         assert_eq!(a.len(), 4);
         assert_eq!(a.users.len(), 2);
         assert_eq!(a.items.len(), 2);

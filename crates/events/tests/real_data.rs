@@ -220,5 +220,9 @@ fn projection_keeps_rows_and_drops_only_the_unrequested_columns() {
     assert_eq!(proj.table.kind, full.table.kind);
     assert!(proj.table.brands.is_empty());
     assert!(proj.table.categories.is_empty());
-    assert!(proj.table.brand.iter().all(|&b| b == shopsense_events::NONE));
+    assert!(proj
+        .table
+        .brand
+        .iter()
+        .all(|&b| b == shopsense_events::NONE));
 }

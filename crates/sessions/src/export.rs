@@ -12,7 +12,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
-use shopsense_events::kind::{CART, FIXED_KINDS, PURCHASE, REMOVE_FROM_CART, VIEW, WISHLIST};
+use shopsense_events::kind::{CART, PURCHASE, REMOVE_FROM_CART, VIEW, WISHLIST};
 use shopsense_events::{EventTable, NONE};
 use std::io::Write;
 use std::path::Path;
@@ -160,7 +160,6 @@ fn summarise(t: &EventTable, rows: &[u32], opts: &SummaryOptions, items: &mut Ve
     items.sort_unstable();
     items.dedup();
     r.distinct = items.len() as u32;
-    debug_assert!(FIXED_KINDS == 5);
     r
 }
 
@@ -170,13 +169,7 @@ pub fn session_summaries(
     sessions: &Sessions,
     opts: &SummaryOptions,
 ) -> SessionSummaries {
-    let rows: Vec<Row> = (0..sessions.len())
-        .into_par_iter()
-        .map_init(Vec::new, |items, s| {
-            summarise(t, sessions.events(s), opts, items)
-        })
-        .collect();
-    let n = rows.len();
+    let n = sessions.len();
     let mut out = SessionSummaries {
         start_ms: Vec::with_capacity(n),
         end_ms: Vec::with_capacity(n),
@@ -194,22 +187,35 @@ pub fn session_summaries(
         first_purchase_pos: Vec::with_capacity(n),
         session_events: Vec::with_capacity(n),
     };
-    for r in rows {
-        out.start_ms.push(r.start);
-        out.end_ms.push(r.end);
-        out.events.push(r.events);
-        out.views.push(r.counts[0]);
-        out.carts.push(r.counts[1]);
-        out.removes.push(r.counts[2]);
-        out.purchases.push(r.counts[3]);
-        out.wishlists.push(r.counts[4]);
-        out.others.push(r.counts[5]);
-        out.label.push(r.label);
-        out.mean_price.push(r.mean_price);
-        out.max_price.push(r.max_price);
-        out.distinct_items.push(r.distinct);
-        out.first_purchase_pos.push(r.first_purchase);
-        out.session_events.push(r.session_events);
+    // Sessions are summarised in parallel a block at a time, so the row-form scratch stays
+    // small however many sessions there are.
+    const BLOCK: usize = 1 << 16;
+    let mut rows: Vec<Row> = Vec::with_capacity(BLOCK.min(n));
+    for start in (0..n).step_by(BLOCK) {
+        let end = (start + BLOCK).min(n);
+        (start..end)
+            .into_par_iter()
+            .map_init(Vec::new, |items, s| {
+                summarise(t, sessions.events(s), opts, items)
+            })
+            .collect_into_vec(&mut rows);
+        for r in &rows {
+            out.start_ms.push(r.start);
+            out.end_ms.push(r.end);
+            out.events.push(r.events);
+            out.views.push(r.counts[0]);
+            out.carts.push(r.counts[1]);
+            out.removes.push(r.counts[2]);
+            out.purchases.push(r.counts[3]);
+            out.wishlists.push(r.counts[4]);
+            out.others.push(r.counts[5]);
+            out.label.push(r.label);
+            out.mean_price.push(r.mean_price);
+            out.max_price.push(r.max_price);
+            out.distinct_items.push(r.distinct);
+            out.first_purchase_pos.push(r.first_purchase);
+            out.session_events.push(r.session_events);
+        }
     }
     out
 }

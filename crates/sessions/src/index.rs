@@ -218,7 +218,7 @@ impl Sessions {
 }
 
 fn has_gap_sessions(s: &Sessions) -> bool {
-    s.native.iter().any(|&n| n == NONE)
+    s.native.contains(&NONE)
 }
 
 #[cfg(test)]

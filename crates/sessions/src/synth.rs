@@ -118,9 +118,9 @@ pub fn synth_rees46(
         line.clear();
         let secs = time.div_euclid(1000);
         let dt = chrono_like(secs);
-        let _ = write!(
+        let _ = writeln!(
             line,
-            "{dt},{},{},{},{},{},{},{},{:08x}-0000-4000-8000-{:012x}\n",
+            "{dt},{},{},{},{},{},{},{},{:08x}-0000-4000-8000-{:012x}",
             t.kind_name(t.kind[r]),
             t.items.get(t.item[r]),
             t.categories.get_opt(t.category[r]).unwrap_or(""),

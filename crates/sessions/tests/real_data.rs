@@ -28,7 +28,10 @@ fn rees46_sessions_and_cut_summaries_match_polars() {
     let table = SessionTable::build(&t, &s);
     assert_eq!(table.purchase_sessions(), 200);
     assert_eq!(table.cart_sessions(), 118);
-    assert_eq!(table.rows.events.iter().map(|&e| e as u64).sum::<u64>(), 17_434);
+    assert_eq!(
+        table.rows.events.iter().map(|&e| e as u64).sum::<u64>(),
+        17_434
+    );
 
     let sum = session_summaries(&t, &s, &SummaryOptions::default());
     let total = |v: &[u32]| v.iter().map(|&x| x as u64).sum::<u64>();

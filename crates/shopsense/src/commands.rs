@@ -76,7 +76,7 @@ pub fn load(
         columns,
         ..Default::default()
     };
-    let mut table = EventTable::new();
+    let mut tables = Vec::with_capacity(input.inputs.len());
     let mut rejects = Vec::new();
     let mut lines = 0;
     let from = input
@@ -103,12 +103,9 @@ pub fn load(
             rejects.append(&mut out.rejects);
             out.table
         };
-        if table.is_empty() {
-            table = part;
-        } else {
-            table.append(&part);
-        }
+        tables.push(part);
     }
+    let mut table = EventTable::concat(tables);
     pb.finish_and_clear();
     if from.is_some() || to.is_some() {
         table.retain_time_window(from, to);
@@ -291,12 +288,18 @@ fn sessionize(a: SessionizeArgs, quiet: bool) -> Result<()> {
     let t0 = Instant::now();
     let cfg = session_config(&a.input)?;
     let q = PathBuf::from(format!("{}.quarantine.jsonl", a.out.display()));
-    let loaded = load(&a.input, Columns::CORE, &q, quiet)?;
+    let mut loaded = load(&a.input, Columns::CORE, &q, quiet)?;
+    loaded.table.drop_lookup_indexes();
     let t_read = t0.elapsed();
+    tracing::debug!("read in {:.3} s, peak {}", t_read.as_secs_f64(), peak_rss());
     let sp = progress::spinner("sessions", quiet);
     let t1 = Instant::now();
     let sessions = Sessions::build(&loaded.table, &cfg);
-    tracing::debug!("sessions built in {:.3} s", t1.elapsed().as_secs_f64());
+    tracing::debug!(
+        "sessions built in {:.3} s, peak {}",
+        t1.elapsed().as_secs_f64(),
+        peak_rss()
+    );
     let t1 = Instant::now();
     let sum = shopsense_sessions::session_summaries(
         &loaded.table,
@@ -305,11 +308,19 @@ fn sessionize(a: SessionizeArgs, quiet: bool) -> Result<()> {
             cut_at_first_purchase: !a.no_cut,
         },
     );
-    tracing::debug!("summaries in {:.3} s", t1.elapsed().as_secs_f64());
+    tracing::debug!(
+        "summaries in {:.3} s, peak {}",
+        t1.elapsed().as_secs_f64(),
+        peak_rss()
+    );
     sp.set_message("writing");
     let t1 = Instant::now();
     shopsense_sessions::write_summaries(&a.out, &loaded.table, &sessions, &sum)?;
-    tracing::debug!("written in {:.3} s", t1.elapsed().as_secs_f64());
+    tracing::debug!(
+        "written in {:.3} s, peak {}",
+        t1.elapsed().as_secs_f64(),
+        peak_rss()
+    );
     sp.finish_and_clear();
     let buyers = sum.label.iter().filter(|&&l| l).count();
     eprintln!(
@@ -542,4 +553,16 @@ fn demo(a: DemoArgs, quiet: bool) -> Result<()> {
         writeln!(std::io::stdout(), "session table -> {}\n", out.display())?;
     }
     Ok(())
+}
+
+/// Peak resident memory so far (Linux `VmHWM`), for debug logs.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
