@@ -5,7 +5,7 @@
 //! ```
 //! Defaults: 3 000 000 rows × 40 features, 200 rounds, 31 leaves, 2 threads.
 
-use shopsense_models::{synth, train_gbdt, GbdtParams, Model};
+use shopsense_models::{synth, train_gbdt, GbdtParams, HistogramLayout, Model};
 use std::time::Instant;
 
 fn arg(i: usize, default: usize) -> usize {
@@ -21,11 +21,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let d = synth::binary(n, p, 0.05, 1)?;
     println!("synthetic {n} × {p}: {:.2} s", t.elapsed().as_secs_f64());
 
-    let params = GbdtParams {
+    let mut params = GbdtParams {
         n_rounds: rounds,
         early_stopping_rounds: None,
         ..GbdtParams::default()
     };
+    if let Ok(v) = std::env::var("GBDT_PARAMS") {
+        // e.g. GBDT_PARAMS='{"histogram":"row_wise","max_bin":63}'
+        let mut base = serde_json::to_value(&params)?;
+        let patch: serde_json::Value = serde_json::from_str(&v)?;
+        if let (Some(b), Some(p)) = (base.as_object_mut(), patch.as_object()) {
+            for (k, v) in p {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        params = serde_json::from_value(base)?;
+    }
+    let _ = HistogramLayout::ColWise;
+    println!("params: {}", serde_json::to_string(&params)?);
     let t = Instant::now();
     let (model, log) = train_gbdt(&d, None, &params, None)?;
     let fit = t.elapsed().as_secs_f64();

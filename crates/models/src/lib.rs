@@ -44,7 +44,8 @@ pub use estimator::{AnyModel, Estimator, Model, ModelKind};
 pub use folds::{rolling_origin_folds, Fold};
 pub use forest::{ForestParams, RandomForest};
 pub use gbdt::{
-    train as train_gbdt, Checkpointing, ClassWeighting, Gbdt, GbdtParams, StopMetric, TrainLog,
+    train as train_gbdt, Checkpointing, ClassWeighting, Gbdt, GbdtParams, HistogramLayout,
+    StopMetric, TrainLog,
 };
 pub use imbalance::{
     apply_class_weights, balanced_class_weights, undersample, ClassWeight, Imbalance,

@@ -47,6 +47,18 @@ pub enum StopMetric {
     Auc,
 }
 
+/// LightGBM's histogram layout. Fixed (never LightGBM's timing-based auto choice) so that
+/// training is reproducible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HistogramLayout {
+    /// `force_col_wise=true`.
+    #[default]
+    ColWise,
+    /// `force_row_wise=true`.
+    RowWise,
+}
+
 /// LightGBM hyperparameters. Field names follow LightGBM's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -87,6 +99,8 @@ pub struct GbdtParams {
     /// Train in chunks of this many rounds, each continued from the saved text of the
     /// previous ones (what checkpointing uses). `None` = one chunk.
     pub chunk_rounds: Option<usize>,
+    /// Histogram layout.
+    pub histogram: HistogramLayout,
     /// Extra LightGBM parameters passed through verbatim (`key=value`).
     pub extra: BTreeMap<String, String>,
 }
@@ -111,6 +125,7 @@ impl Default for GbdtParams {
             threads: 2,
             seed: 42,
             chunk_rounds: None,
+            histogram: HistogramLayout::ColWise,
             extra: BTreeMap::new(),
         }
     }
@@ -206,7 +221,7 @@ impl GbdtParams {
             "{objective} metric={} boosting=gbdt num_leaves={} max_depth={} learning_rate={:?} \
              min_data_in_leaf={} feature_fraction={:?} bagging_fraction={:?} bagging_freq={} \
              lambda_l2={:?} max_bin={} num_threads={} seed={seed} deterministic=true \
-             force_col_wise=true verbosity=-1",
+             {}=true verbosity=-1",
             self.metric_name(),
             self.num_leaves,
             self.max_depth,
@@ -218,6 +233,10 @@ impl GbdtParams {
             self.lambda_l2,
             self.max_bin,
             self.threads,
+            match self.histogram {
+                HistogramLayout::ColWise => "force_col_wise",
+                HistogramLayout::RowWise => "force_row_wise",
+            },
         );
         match self.class_weighting {
             ClassWeighting::None => {}
