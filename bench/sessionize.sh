@@ -18,7 +18,7 @@ if [ ! -x bench-data/venv/bin/python ]; then
   bench-data/venv/bin/pip install -q duckdb polars pandas pyarrow
 fi
 PY=bench-data/venv/bin/python
-echo "input: $CSV ($(du -h "$CSV" | cut -f1), $(($(wc -l < "$CSV") - 1)) events); $(nproc) cores; $(uptime | sed 's/.*load/load/')"
+echo "input: $CSV ($(du -hL "$CSV" | cut -f1), $(($(wc -l < "$CSV") - 1)) events); $(nproc) cores; $(uptime | sed 's/.*load/load/')"
 printf '%-10s %8s %8s %9s\n' tool wall_s cpu_s peak_MB
 run() {
   local name=$1; shift

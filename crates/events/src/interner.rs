@@ -20,6 +20,11 @@ pub struct Interner {
     nums: HashTable<(u64, u32)>,
     /// Canonical lower-case UUIDs keyed by their 128-bit value (session ids in most logs).
     uuids: HashTable<([u64; 2], u32)>,
+    /// Small direct-mapped caches of recently interned numbers and UUIDs. Clickstreams are
+    /// local in time (a session's events sit close together), so most lookups hit here, in
+    /// cache-resident memory, instead of probing the large tables.
+    num_cache: Vec<(u64, u32)>,
+    uuid_cache: Vec<([u64; 2], u32)>,
     /// The lookup tables were dropped by [`Interner::drop_index`]; rebuilt on next use.
     index_dropped: bool,
 }
@@ -69,6 +74,9 @@ fn canonical_number(s: &str) -> Option<u64> {
     }
     Some(v)
 }
+
+/// Entries in each recent-key cache (a power of two).
+const CACHE: usize = 4096;
 
 #[inline]
 fn num_hash(v: u64) -> u64 {
@@ -134,24 +142,48 @@ impl Interner {
         }
         if let Some(v) = canonical_number(s) {
             let h = num_hash(v);
-            if let Some(&(_, id)) = self.nums.find(h, |&(k, _)| k == v) {
-                return id;
+            if self.num_cache.is_empty() {
+                self.num_cache = vec![(0, NONE); CACHE];
             }
-            let id = self.ends.len() as u32;
-            self.arena.push_str(s);
-            self.ends.push(self.arena.len() as u32);
-            self.nums.insert_unique(h, (v, id), |&(k, _)| num_hash(k));
+            let slot = (h as usize) & (CACHE - 1);
+            let (ck, cid) = self.num_cache[slot];
+            if cid != NONE && ck == v {
+                return cid;
+            }
+            let id = match self.nums.find(h, |&(k, _)| k == v) {
+                Some(&(_, id)) => id,
+                None => {
+                    let id = self.ends.len() as u32;
+                    self.arena.push_str(s);
+                    self.ends.push(self.arena.len() as u32);
+                    self.nums.insert_unique(h, (v, id), |&(k, _)| num_hash(k));
+                    id
+                }
+            };
+            self.num_cache[slot] = (v, id);
             return id;
         }
         if let Some(v) = canonical_uuid(s) {
             let h = uuid_hash(v);
-            if let Some(&(_, id)) = self.uuids.find(h, |&(k, _)| k == v) {
-                return id;
+            if self.uuid_cache.is_empty() {
+                self.uuid_cache = vec![([0, 0], NONE); CACHE];
             }
-            let id = self.ends.len() as u32;
-            self.arena.push_str(s);
-            self.ends.push(self.arena.len() as u32);
-            self.uuids.insert_unique(h, (v, id), |&(k, _)| uuid_hash(k));
+            let slot = (h as usize) & (CACHE - 1);
+            let (ck, cid) = self.uuid_cache[slot];
+            if cid != NONE && ck == v {
+                return cid;
+            }
+            let id = match self.uuids.find(h, |&(k, _)| k == v) {
+                Some(&(_, id)) => id,
+                None => {
+                    let id = self.ends.len() as u32;
+                    self.arena.push_str(s);
+                    self.ends.push(self.arena.len() as u32);
+                    self.uuids.insert_unique(h, (v, id), |&(k, _)| uuid_hash(k));
+                    id
+                }
+            };
+            self.uuid_cache[slot] = (v, id);
             return id;
         }
         let h = xxh3_64(s.as_bytes());
@@ -179,6 +211,8 @@ impl Interner {
         self.table = HashTable::new();
         self.nums = HashTable::new();
         self.uuids = HashTable::new();
+        self.num_cache = Vec::new();
+        self.uuid_cache = Vec::new();
         self.index_dropped = true;
     }
 
