@@ -229,3 +229,59 @@ fn gbdt_checkpoint_resume_gives_the_same_model() {
         "{err}"
     );
 }
+
+/// Rows with the awkward values: NaN, ±0, values inside LightGBM's zero band, huge.
+fn awkward(d: &Dataset) -> Matrix {
+    let p = d.n_features();
+    let mut v = d.x().as_slice()[..2_000 * p].to_vec();
+    for (i, x) in v.iter_mut().enumerate() {
+        match i % 17 {
+            0 => *x = f32::NAN,
+            3 => *x = 0.0,
+            5 => *x = -0.0,
+            7 => *x = 1e-36,
+            11 => *x = -1e-38,
+            13 => *x = 3e38,
+            _ => {}
+        }
+    }
+    Matrix::new(v, 2_000, p).unwrap()
+}
+
+#[test]
+fn native_scorer_is_bit_identical_to_lightgbm() {
+    let d = synth::binary(6_000, 9, 0.2, 8).unwrap();
+    let mut zero_missing = small_params();
+    zero_missing
+        .extra
+        .insert("zero_as_missing".into(), "true".into());
+    for params in [small_params(), zero_missing] {
+        let m = Gbdt::fit(&d, &params).unwrap();
+        assert!(m.uses_native_scorer());
+        for x in [d.x().clone(), awkward(&d)] {
+            let native = m.predict_proba(x.view()).unwrap();
+            let lgbm = m.predict_lightgbm(x.view()).unwrap();
+            assert_eq!(native.len(), lgbm.len());
+            for (i, (a, b)) in native.iter().zip(&lgbm).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "row {i}: {a} vs {b}");
+            }
+        }
+    }
+    let mc = synth::multiclass(3_000, 6, 3, 9).unwrap();
+    let m = Gbdt::fit(
+        &mc,
+        &GbdtParams {
+            n_classes: 3,
+            ..small_params()
+        },
+    )
+    .unwrap();
+    assert!(m.uses_native_scorer());
+    let x = awkward(&synth::multiclass(2_000, 6, 3, 10).unwrap());
+    let native = m.predict_proba_multi(x.view()).unwrap();
+    let lgbm = m.predict_lightgbm(x.view()).unwrap();
+    assert!(native
+        .iter()
+        .zip(&lgbm)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+}

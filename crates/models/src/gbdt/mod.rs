@@ -14,11 +14,13 @@
 //! * [`Gbdt`]: the fitted model; its bytes are LightGBM's own model text.
 
 mod ffi;
+mod native;
 
 use crate::data::{Dataset, MatrixRef};
 use crate::error::{ModelError, Result};
 use crate::estimator::{Estimator, Model, ModelKind};
 use ffi::{LgbBooster, LgbDataset};
+use native::NativeForest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -549,6 +551,7 @@ pub fn train(
 /// A fitted LightGBM model. Its bytes are LightGBM's model text.
 pub struct Gbdt {
     booster: LgbBooster,
+    native: Option<NativeForest>,
     text: String,
     feature_names: Vec<String>,
     n_classes: usize,
@@ -581,6 +584,7 @@ impl Gbdt {
             .unwrap_or_else(|| Dataset::default_names(n_features));
         Ok(Gbdt {
             n_iterations: booster.current_iteration()?,
+            native: NativeForest::parse(&text),
             booster,
             text,
             feature_names,
@@ -603,7 +607,26 @@ impl Gbdt {
     /// Raw scores (log-odds for binary, `n_rows × K` for multi-class).
     pub fn predict_raw(&self, x: MatrixRef<'_>) -> Result<Vec<f64>> {
         x.expect_cols(self.feature_names.len())?;
-        self.booster.predict(x, true, self.threads)
+        match &self.native {
+            Some(n) => Ok(n.predict(x, true)),
+            None => self.booster.predict(x, true, self.threads),
+        }
+    }
+    /// Whether scoring runs on the native evaluator (else on LightGBM's predictor).
+    pub fn uses_native_scorer(&self) -> bool {
+        self.native.is_some()
+    }
+    /// Probabilities from LightGBM's own predictor (`n_rows × outputs`), for cross-checks.
+    pub fn predict_lightgbm(&self, x: MatrixRef<'_>) -> Result<Vec<f64>> {
+        x.expect_cols(self.feature_names.len())?;
+        self.booster.predict(x, false, self.threads)
+    }
+    fn probs(&self, x: MatrixRef<'_>) -> Result<Vec<f64>> {
+        x.expect_cols(self.feature_names.len())?;
+        match &self.native {
+            Some(n) => Ok(n.predict(x, false)),
+            None => self.booster.predict(x, false, self.threads),
+        }
     }
 }
 
@@ -626,12 +649,10 @@ impl Model for Gbdt {
                 "multi-class model: use predict_proba_multi".into(),
             ));
         }
-        x.expect_cols(self.feature_names.len())?;
-        self.booster.predict(x, false, self.threads)
+        self.probs(x)
     }
     fn predict_proba_multi(&self, x: MatrixRef<'_>) -> Result<Vec<f64>> {
-        x.expect_cols(self.feature_names.len())?;
-        let p = self.booster.predict(x, false, self.threads)?;
+        let p = self.probs(x)?;
         if self.n_classes > 2 {
             Ok(p)
         } else {

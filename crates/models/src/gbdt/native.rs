@@ -1,0 +1,359 @@
+//! A native scorer for LightGBM model text: the same arithmetic as LightGBM's own
+//! predictor (same thresholds parsed exactly, same decision rules for missing and zero
+//! values, tree outputs summed in the same order, same sigmoid/softmax), so its results are
+//! **bit-identical** to `LGBM_BoosterPredictForMat` — but without LightGBM's two heap
+//! allocations per row, blocked over rows so each tree stays in cache, and parallel with
+//! rayon. Models it does not cover (categorical splits, linear trees, `rf` averaging,
+//! objectives other than binary/multiclass) return `None` and are scored by LightGBM.
+
+use crate::data::MatrixRef;
+use rayon::prelude::*;
+
+/// LightGBM's `kZeroThreshold` (`1e-35f` widened to double).
+const K_ZERO: f64 = 1e-35f32 as f64;
+const MISSING_ZERO: u8 = 1;
+const MISSING_NAN: u8 = 2;
+const BLOCK: usize = 256;
+
+/// A node; leaves are nodes too (both children point to themselves), so several rows can
+/// walk a tree in lockstep with branch-free steps.
+///
+/// Features are compared as `f32`: for an `f32` value `v` and LightGBM's `f64` threshold `t`,
+/// `v as f64 <= t` ⇔ `v <= t↓` where `t↓` is the largest `f32` not above `t` — exact, and
+/// half the memory traffic.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    threshold: f32,
+    /// Feature index in the low 29 bits; bit 29-30 missing type; bit 31 default-left.
+    feature: u32,
+    left: u32,
+    right: u32,
+}
+
+const FEATURE_MASK: u32 = (1 << 29) - 1;
+
+/// Largest `f32` that is `<= t` (t not NaN).
+fn f32_at_or_below(t: f64) -> f32 {
+    let c = t as f32;
+    if f64::from(c) <= t {
+        return c;
+    }
+    // c rounded up: step one f32 towards -inf.
+    if c == 0.0 {
+        -f32::from_bits(1)
+    } else if c > 0.0 {
+        f32::from_bits(c.to_bits() - 1)
+    } else {
+        f32::from_bits(c.to_bits() + 1)
+    }
+}
+
+/// Rows walking one tree together.
+const LANES: usize = 8;
+
+#[derive(Debug, Clone)]
+struct Tree {
+    nodes: Vec<Node>,
+    /// Index of the first leaf node (= number of internal nodes).
+    first_leaf: usize,
+    leaves: Vec<f64>,
+}
+
+impl Tree {
+    /// One step from node `i` for feature row `f` — LightGBM's `NumericalDecision`
+    /// (rows are pre-processed: |v| <= kZeroThreshold is already 0).
+    #[inline(always)]
+    fn step(&self, i: u32, f: &[f32]) -> u32 {
+        let n = &self.nodes[i as usize];
+        let v = f[(n.feature & FEATURE_MASK) as usize];
+        let missing = ((n.feature >> 29) & 3) as u8;
+        let nan = v.is_nan();
+        let v0 = if nan & (missing != MISSING_NAN) {
+            0.0
+        } else {
+            v
+        };
+        let to_default =
+            ((missing == MISSING_ZERO) & (v0 == 0.0)) | ((missing == MISSING_NAN) & nan);
+        let go_left = if to_default {
+            n.feature >> 31 != 0
+        } else {
+            v0 <= n.threshold
+        };
+        if go_left {
+            n.left
+        } else {
+            n.right
+        }
+    }
+
+    /// Adds this tree's output for each of `rows` feature rows to `acc[r * stride]`.
+    ///
+    /// `LANES` rows walk the tree together with branch-free steps (a leaf steps to itself)
+    /// until all of them sit on a leaf: independent rows overlap their memory latency and
+    /// the only data-dependent branch is the group's "all done?".
+    #[inline]
+    fn add_block(&self, feats: &[f32], p: usize, acc: &mut [f64], stride: usize, rows: usize) {
+        let first_leaf = self.first_leaf as u32;
+        let mut r0 = 0;
+        while r0 < rows {
+            let cnt = LANES.min(rows - r0);
+            let mut base = [0usize; LANES];
+            for (j, b) in base.iter_mut().enumerate() {
+                *b = (r0 + j.min(cnt - 1)) * p;
+            }
+            let mut idx = [0u32; LANES];
+            if first_leaf > 0 {
+                loop {
+                    let mut active = false;
+                    for j in 0..LANES {
+                        let ni = self.step(idx[j], &feats[base[j]..base[j] + p]);
+                        idx[j] = ni;
+                        active |= ni < first_leaf;
+                    }
+                    if !active {
+                        break;
+                    }
+                }
+            }
+            for j in 0..cnt {
+                acc[(r0 + j) * stride] += self.leaves[(idx[j] - first_leaf) as usize];
+            }
+            r0 += cnt;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Output {
+    Sigmoid(f64),
+    Softmax,
+}
+
+/// A parsed LightGBM model for fast exact scoring.
+#[derive(Debug, Clone)]
+pub(crate) struct NativeForest {
+    n_features: usize,
+    k: usize,
+    output: Output,
+    trees: Vec<Tree>,
+}
+
+fn field<'a>(block: &'a str, key: &str) -> Option<&'a str> {
+    block
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+}
+
+fn nums<T: std::str::FromStr>(block: &str, key: &str) -> Option<Vec<T>> {
+    let v = field(block, key)?;
+    if v.is_empty() {
+        return Some(Vec::new());
+    }
+    v.split(' ').map(|s| s.parse().ok()).collect()
+}
+
+impl NativeForest {
+    /// Parses model text; `None` if anything is outside what this scorer reproduces.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let head_end = text.find("\nTree=")?;
+        let head = &text[..head_end];
+        let k: usize = field(head, "num_tree_per_iteration")?.parse().ok()?;
+        let n_features = field(head, "max_feature_idx")?.parse::<usize>().ok()? + 1;
+        if head.lines().any(|l| l.starts_with("average_output"))
+            || k == 0
+            || n_features > FEATURE_MASK as usize
+        {
+            return None;
+        }
+        let objective = field(head, "objective")?;
+        let output = match objective.split(' ').next()? {
+            "binary" if k == 1 => {
+                let s = objective
+                    .split(' ')
+                    .find_map(|t| t.strip_prefix("sigmoid:"))?
+                    .parse()
+                    .ok()?;
+                Output::Sigmoid(s)
+            }
+            "multiclass" if k > 1 => Output::Softmax,
+            _ => return None,
+        };
+        let body_end = text.find("\nend of trees").unwrap_or(text.len());
+        let body = &text[head_end + 1..body_end];
+        let mut trees = Vec::new();
+        for block in body.split("\nTree=").map(|b| b.trim_start_matches("Tree=")) {
+            if block.trim().is_empty() {
+                continue;
+            }
+            let num_leaves: usize = field(block, "num_leaves")?.parse().ok()?;
+            if field(block, "num_cat")?.trim() != "0" {
+                return None;
+            }
+            if field(block, "is_linear").is_some_and(|v| v.trim() != "0") {
+                return None;
+            }
+            let leaves: Vec<f64> = nums(block, "leaf_value")?;
+            if leaves.len() != num_leaves || num_leaves == 0 {
+                return None;
+            }
+            let m = num_leaves - 1;
+            let mut nodes = Vec::with_capacity(m + num_leaves);
+            if num_leaves > 1 {
+                let feat: Vec<u32> = nums(block, "split_feature")?;
+                let thr: Vec<f64> = nums(block, "threshold")?;
+                let dt: Vec<i32> = nums(block, "decision_type")?;
+                let left: Vec<i32> = nums(block, "left_child")?;
+                let right: Vec<i32> = nums(block, "right_child")?;
+                if [feat.len(), thr.len(), dt.len(), left.len(), right.len()] != [m; 5] {
+                    return None;
+                }
+                // LightGBM child encoding: c >= 0 internal node, c < 0 leaf !c.
+                let child = |c: i32, parent: usize| -> Option<u32> {
+                    if c >= 0 {
+                        // Internal children come after their parent (no cycles).
+                        ((c as usize) < m && c as usize > parent).then_some(c as u32)
+                    } else {
+                        (((!c) as usize) < num_leaves).then_some((m + (!c) as usize) as u32)
+                    }
+                };
+                for i in 0..m {
+                    let d = dt[i];
+                    if d & 1 != 0 {
+                        return None; // categorical
+                    }
+                    let missing = ((d >> 2) & 3) as u8;
+                    if missing > MISSING_NAN || feat[i] as usize >= n_features || thr[i].is_nan() {
+                        return None;
+                    }
+                    nodes.push(Node {
+                        threshold: f32_at_or_below(thr[i]),
+                        feature: feat[i]
+                            | (u32::from(missing) << 29)
+                            | (u32::from(d & 2 != 0) << 31),
+                        left: child(left[i], i)?,
+                        right: child(right[i], i)?,
+                    });
+                }
+            }
+            for l in 0..num_leaves {
+                let me = (m + l) as u32;
+                nodes.push(Node {
+                    threshold: 0.0,
+                    feature: 0,
+                    left: me,
+                    right: me,
+                });
+            }
+            trees.push(Tree {
+                nodes,
+                first_leaf: m,
+                leaves,
+            });
+        }
+        if trees.is_empty() || trees.len() % k != 0 {
+            return None;
+        }
+        Some(NativeForest {
+            n_features,
+            k,
+            output,
+            trees,
+        })
+    }
+
+    /// Scores every row: `n_rows × k` values, row-major (raw scores or probabilities).
+    pub(crate) fn predict(&self, x: MatrixRef<'_>, raw: bool) -> Vec<f64> {
+        let (k, p) = (self.k, self.n_features);
+        let cols = x.n_cols();
+        let mut out = vec![0f64; x.n_rows() * k];
+        out.par_chunks_mut(BLOCK * k)
+            .enumerate()
+            .for_each(|(b, dst)| {
+                let nb = dst.len() / k;
+                let mut feats = vec![0f32; nb * p];
+                for r in 0..nb {
+                    let row = x.row(b * BLOCK + r);
+                    let f = &mut feats[r * p..(r + 1) * p];
+                    for (j, v) in row.iter().take(p.min(cols)).enumerate() {
+                        // LightGBM drops |v| <= kZeroThreshold (treated as 0); NaN is kept.
+                        f[j] = if f64::from(*v).abs() <= K_ZERO {
+                            0.0
+                        } else {
+                            *v
+                        };
+                    }
+                }
+                for (t, tree) in self.trees.iter().enumerate() {
+                    let c = t % k;
+                    tree.add_block(&feats, p, &mut dst[c..], k, nb);
+                }
+                if !raw {
+                    for o in dst.chunks_mut(k) {
+                        match self.output {
+                            Output::Sigmoid(s) => o[0] = 1.0 / (1.0 + (-s * o[0]).exp()),
+                            Output::Softmax => {
+                                let wmax = o
+                                    .iter()
+                                    .skip(1)
+                                    .fold(o[0], |m, &v| if v > m { v } else { m });
+                                let mut wsum = 0.0;
+                                for v in o.iter_mut() {
+                                    *v = (*v - wmax).exp();
+                                    wsum += *v;
+                                }
+                                for v in o.iter_mut() {
+                                    *v /= wsum;
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    #[test]
+    fn f32_threshold_comparison_is_exact() {
+        let mut r = SplitMix64::new(3);
+        let specials = [
+            0.0,
+            -0.0,
+            1e-40,
+            -1e-40,
+            1e-35,
+            f64::MAX,
+            -f64::MAX,
+            3.4e38,
+            -3.5e38,
+        ];
+        for k in 0..200_000 {
+            let t = if k < specials.len() {
+                specials[k]
+            } else {
+                (r.next_f64() - 0.5) * 10f64.powi((r.below(80) as i32) - 40)
+            };
+            let down = f32_at_or_below(t);
+            assert!(f64::from(down) <= t);
+            // The candidates closest to t on both sides and t's own rounding.
+            let c = t as f32;
+            for v in [
+                c,
+                down,
+                f32::from_bits(c.to_bits().wrapping_add(1)),
+                f32::from_bits(c.to_bits().wrapping_sub(1)),
+            ] {
+                if v.is_nan() {
+                    continue;
+                }
+                assert_eq!(f64::from(v) <= t, v <= down, "v {v:e} t {t:e}");
+            }
+        }
+    }
+}
