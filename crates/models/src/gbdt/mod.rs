@@ -196,10 +196,15 @@ impl GbdtParams {
     }
 
     fn dataset_params(&self) -> String {
-        format!(
+        let mut s = format!(
             "max_bin={} verbosity=-1 num_threads={} data_random_seed={} min_data_in_leaf={}",
             self.max_bin, self.threads, self.seed, self.min_data_in_leaf
-        )
+        );
+        // Dataset-level extras (e.g. zero_as_missing, use_missing) must reach binning too.
+        for (k, v) in &self.extra {
+            s.push_str(&format!(" {k}={v}"));
+        }
+        s
     }
 
     fn metric_name(&self) -> &'static str {
