@@ -20,14 +20,15 @@ fi
 PY=bench-data/venv/bin/python
 echo "input: $CSV ($(du -hL "$CSV" | cut -f1), $(($(wc -l < "$CSV") - 1)) events); $(nproc) cores; $(uptime | sed 's/.*load/load/')"
 printf '%-10s %8s %8s %9s\n' tool wall_s cpu_s peak_MB
-run() {
+# Tools take turns, so that whatever else the machine does affects all of them alike.
+one() {
   local name=$1; shift
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f '%e %U %S %M' -o /tmp/bench-time "$@" >/dev/null 2>&1
-    read -r wall user sys rss < /tmp/bench-time
-    printf '%-10s %8.2f %8.2f %9.0f\n' "$name" "$wall" "$(awk "BEGIN{print $user + $sys}")" "$((rss / 1024))"
-  done
+  /usr/bin/time -f '%e %U %S %M' -o /tmp/bench-time "$@" >/dev/null 2>&1
+  read -r wall user sys rss < /tmp/bench-time
+  printf '%-10s %8.2f %8.2f %9.0f\n' "$name" "$wall" "$(awk "BEGIN{print $user + $sys}")" "$((rss / 1024))"
 }
-run shopsense "$B" sessionize "$CSV" --out /tmp/bench-sessions.parquet -q
-run polars "$PY" bench/peers_sessionize.py polars "$CSV"
-run duckdb "$PY" bench/peers_sessionize.py duckdb "$CSV"
+for _ in $(seq "$RUNS"); do
+  one shopsense "$B" sessionize "$CSV" --out /tmp/bench-sessions.parquet -q
+  one polars "$PY" bench/peers_sessionize.py polars "$CSV"
+  one duckdb "$PY" bench/peers_sessionize.py duckdb "$CSV"
+done

@@ -235,8 +235,22 @@ impl Interner {
     }
 
     /// Reserves room for `n` more distinct strings of about `avg_len` bytes each.
+    /// The room is split among the numeric, UUID and general tables in the proportions they
+    /// hold now (all of it to the general table when empty).
     pub fn reserve(&mut self, n: usize, avg_len: usize) {
-        self.table.reserve(n, |&(eh, _)| eh);
+        if self.index_dropped {
+            self.rebuild_index();
+        }
+        let (a, b, c) = (self.nums.len(), self.uuids.len(), self.table.len());
+        let total = a + b + c;
+        if total == 0 {
+            self.table.reserve(n, |&(eh, _)| eh);
+        } else {
+            let share = |k: usize| (n as u128 * k as u128 / total as u128) as usize;
+            self.nums.reserve(share(a), |&(k, _)| num_hash(k));
+            self.uuids.reserve(share(b), |&(k, _)| uuid_hash(k));
+            self.table.reserve(share(c), |&(eh, _)| eh);
+        }
         self.ends.reserve(n);
         self.arena.reserve(n * avg_len);
     }

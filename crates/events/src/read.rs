@@ -458,6 +458,7 @@ impl<'p> Worker<'p> {
         let mut carry: Vec<u8> = Vec::new();
         let mut remaining = limit;
         let mut first_block = true;
+        let mut dictionaries_sized = false;
         loop {
             let want = (buf.len() as u64).min(remaining) as usize;
             if want == 0 {
@@ -493,6 +494,16 @@ impl<'p> Worker<'p> {
                 start = nl + 1;
             }
             carry.extend_from_slice(&chunk[start..]);
+            if !dictionaries_sized && limit != u64::MAX && (limit - remaining) * 20 >= limit {
+                // After 5 % of the range, size the dictionaries for the rest at the rate of new
+                // strings seen so far: growing a multi-million-entry hash table by doubling
+                // moves every entry to a random new slot, once per doubling.
+                dictionaries_sized = true;
+                let done = (limit - remaining) as f64;
+                let expect_rows = self.out.table.len() as f64 * (limit as f64 / done);
+                let more = (expect_rows as usize).saturating_sub(self.out.table.len());
+                self.out.table.reserve_dictionaries_for(more);
+            }
             if first_block && limit != u64::MAX && self.out.table.len() > 64 {
                 // Size the columns once from the first block's rows per byte, so they do not
                 // grow by doubling (which costs copies and up to 2x memory).

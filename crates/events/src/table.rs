@@ -370,6 +370,8 @@ impl EventTable {
     /// Interns `other`'s dictionaries into this table's and returns the id maps.
     fn merge_dictionaries(&mut self, other: &EventTable) -> DictMaps {
         fn remap(dst: &mut Interner, src: &Interner) -> Vec<u32> {
+            // Grow once up front instead of doubling (and re-inserting) along the way.
+            dst.reserve(src.len(), src.arena_bytes() / src.len().max(1));
             src.iter().map(|s| dst.intern(s)).collect()
         }
         DictMaps {
@@ -501,6 +503,28 @@ impl EventTable {
             && self.brand[i] == self.brand[j]
             && self.price[i].to_bits() == self.price[j].to_bits()
             && self.order[i] == self.order[j]
+    }
+
+    /// Reserves dictionary room for about `rows` more rows, assuming each dictionary keeps
+    /// gaining new strings at the rate it did over the rows so far (no-op on an empty table).
+    pub fn reserve_dictionaries_for(&mut self, rows: usize) {
+        let n = self.len();
+        if n == 0 {
+            return;
+        }
+        for d in [
+            &mut self.users,
+            &mut self.sessions,
+            &mut self.items,
+            &mut self.categories,
+            &mut self.category_paths,
+            &mut self.brands,
+            &mut self.orders,
+        ] {
+            let per_row = d.len() as f64 / n as f64;
+            let avg = d.arena_bytes() / d.len().max(1);
+            d.reserve((per_row * rows as f64) as usize, avg);
+        }
     }
 
     /// Frees the dictionaries' lookup tables once no more rows will be added (strings and
