@@ -1,0 +1,285 @@
+//! shopsense serving: purchase-intent decisions over HTTP.
+//!
+//! An axum server with a JSON API under `/v1` (OpenAPI document at `/openapi.json`),
+//! `/healthz`, `/readyz`, Prometheus metrics at `/metrics`, online session state in memory
+//! (TTL eviction, snapshot on shutdown, restore on start), API keys on write endpoints, body
+//! and batch limits, timeouts and graceful shutdown. Scoring goes through [`Scorer`];
+//! [`BundleScorer`] scores with a `shopsense-models` bundle and the features crate's online
+//! path (the same feature code as training).
+//!
+//! Wiring into a binary: [`run`] with a [`ServeConfig`] (blocks until Ctrl-C / SIGTERM);
+//! tests and embedders use [`start`], which returns a [`Server`] handle.
+
+#![warn(missing_docs)]
+
+mod api;
+pub mod error;
+pub mod metrics;
+pub mod scorer;
+pub mod state;
+pub mod wire;
+
+pub use api::{openapi_json, ApiDoc};
+pub use error::{ApiError, ServeError};
+pub use metrics::{BinnedReference, DriftMonitor, DriftReference, Metrics};
+pub use scorer::{BundleScorer, Score, Scorer};
+pub use state::{SessionStore, StateLimits};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Everything the server needs; [`ServeConfig::default`] gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on (default `127.0.0.1:8080`; port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// The intent bundle to load at start and on `POST /v1/admin/reload`.
+    pub bundle: Option<PathBuf>,
+    /// Snapshot file of the online state: restored at start, written at shutdown.
+    pub state_path: Option<PathBuf>,
+    /// API key required by write endpoints (`POST /v1/events`, `POST /v1/admin/reload`) in
+    /// the `x-api-key` header or as `authorization: Bearer <key>`. `None`: no key needed.
+    pub api_key: Option<String>,
+    /// Largest accepted request body in bytes (default 1 MiB); larger → 413.
+    pub body_limit_bytes: usize,
+    /// Most events per request (default 1000); more → 413.
+    pub max_batch: usize,
+    /// Requests taking longer are answered 503 `timeout` (default 2 s).
+    pub request_timeout: Duration,
+    /// A live session untouched this long is closed (default 30 min).
+    pub session_ttl: Duration,
+    /// Most live sessions (default 1,000,000; beyond, the least recently touched is closed).
+    pub max_sessions: usize,
+    /// Most events kept per live session (default 1000; the oldest are dropped beyond).
+    pub max_events_per_session: usize,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            bundle: None,
+            state_path: None,
+            api_key: None,
+            body_limit_bytes: 1 << 20,
+            max_batch: 1000,
+            request_timeout: Duration::from_secs(2),
+            session_ttl: Duration::from_secs(30 * 60),
+            max_sessions: 1_000_000,
+            max_events_per_session: 1000,
+        }
+    }
+}
+
+/// The model serving now, swapped whole on reload (in-flight requests keep the old one).
+pub(crate) struct Loaded {
+    pub(crate) scorer: Arc<dyn Scorer>,
+    pub(crate) drift: Option<DriftMonitor>,
+}
+
+/// Shared state of the handlers.
+pub(crate) struct AppState {
+    pub(crate) config: ServeConfig,
+    pub(crate) model: RwLock<Option<Arc<Loaded>>>,
+    pub(crate) store: SessionStore,
+    pub(crate) metrics: Metrics,
+}
+
+impl AppState {
+    pub(crate) fn model(&self) -> Option<Arc<Loaded>> {
+        self.model.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Loads the configured bundle (blocking) and swaps it in.
+    pub(crate) fn load_model(&self) -> Result<String, ServeError> {
+        let path = self
+            .config
+            .bundle
+            .as_ref()
+            .ok_or_else(|| ServeError::Config("no bundle configured".into()))?;
+        let r = BundleScorer::load(path);
+        self.metrics.reload(r.is_ok());
+        let scorer = r?;
+        self.install(Arc::new(scorer), drift_reference(path));
+        Ok(self
+            .model()
+            .map(|m| m.scorer.version().to_string())
+            .unwrap_or_default())
+    }
+
+    /// Serves `scorer` from now on.
+    pub(crate) fn install(&self, scorer: Arc<dyn Scorer>, reference: Option<DriftReference>) {
+        let drift = reference.and_then(|r| DriftMonitor::new(r, scorer.feature_names()));
+        self.metrics.set_model(scorer.version());
+        tracing::info!(version = scorer.version(), "intent model loaded");
+        *self.model.write().unwrap_or_else(|p| p.into_inner()) =
+            Some(Arc::new(Loaded { scorer, drift }));
+    }
+}
+
+/// The drift reference under `metrics.drift_reference` of a bundle file, if any.
+fn drift_reference(path: &std::path::Path) -> Option<DriftReference> {
+    let b = shopsense_models::Bundle::load(path).ok()?;
+    serde_json::from_value(b.metrics.get("drift_reference")?.clone()).ok()
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), ServeError>>,
+    state: Arc<AppState>,
+}
+
+impl Server {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves `scorer` from now on (the same hot swap as a reload; for embedding and tests).
+    pub fn install_scorer(&self, scorer: Arc<dyn Scorer>, reference: Option<DriftReference>) {
+        self.state.install(scorer, reference);
+    }
+
+    /// Stops accepting, drains in-flight requests, writes the state snapshot.
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.wait().await
+    }
+
+    /// Waits until the server stops (after [`Server::shutdown`] or a failure).
+    pub async fn wait(self) -> Result<(), ServeError> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(ServeError::Config(format!("server task failed: {e}"))),
+        }
+    }
+}
+
+/// Starts the server: binds, restores the state snapshot, starts loading the bundle in the
+/// background (`/readyz` answers 503 until it is loaded) and serves until
+/// [`Server::shutdown`].
+pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
+    if config.max_batch == 0 || config.body_limit_bytes == 0 || config.max_sessions == 0 {
+        return Err(ServeError::Config(
+            "limits (body, batch, sessions) must be positive".into(),
+        ));
+    }
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| ServeError::io(format!("binding {}", config.addr), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServeError::io("local address", e))?;
+    let store = SessionStore::new(StateLimits {
+        ttl_ms: config.session_ttl.as_millis().min(i64::MAX as u128) as i64,
+        max_sessions: config.max_sessions,
+        max_events_per_session: config.max_events_per_session.max(1),
+    });
+    if let Some(p) = &config.state_path {
+        let n = store.restore(p, now_ms())?;
+        tracing::info!(sessions = n, path = %p.display(), "online state restored");
+    }
+    let state = Arc::new(AppState {
+        config,
+        model: RwLock::new(None),
+        store,
+        metrics: Metrics::new(),
+    });
+    if state.config.bundle.is_some() {
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = st.load_model() {
+                tracing::error!(error = %e, "intent model not loaded");
+            }
+        });
+    }
+    // TTL eviction.
+    let ttl = state.config.session_ttl;
+    let tick = (ttl / 10).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    let evict = {
+        let st = state.clone();
+        tokio::spawn(async move {
+            let mut iv = tokio::time::interval(tick);
+            loop {
+                iv.tick().await;
+                st.store.evict_expired(now_ms());
+            }
+        })
+    };
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = api::router(state.clone());
+    let st = state.clone();
+    let task = tokio::spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+            .map_err(|e| ServeError::io("serving", e));
+        evict.abort();
+        if let Some(p) = &st.config.state_path {
+            st.store.snapshot(p, now_ms())?;
+            tracing::info!(path = %p.display(), "online state written");
+        }
+        r
+    });
+    Ok(Server {
+        addr,
+        stop: Some(tx),
+        task,
+        state,
+    })
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then drains requests and writes the state
+/// snapshot. Builds its own multi-threaded tokio runtime: call it from a plain `main`.
+pub fn run(config: ServeConfig) -> Result<(), ServeError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ServeError::io("starting the runtime", e))?;
+    rt.block_on(async move {
+        let server = start(config).await?;
+        tracing::info!(addr = %server.addr(), "serving");
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining requests");
+        server.shutdown().await
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

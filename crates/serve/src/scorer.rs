@@ -1,0 +1,144 @@
+//! The [`Scorer`] abstraction: a session's events in, (score, decision, model version) out.
+//!
+//! [`BundleScorer`] builds it from a `shopsense-models` [`Bundle`] whose `feature_spec` and
+//! `encoders` hold the features crate's [`FeatureSpec`] and [`Encoders`], and computes the
+//! features with the features crate's online path ([`features_for_events`]) — the same code
+//! as training, so there is no train/serve skew. Another implementation (e.g. the intent
+//! crate's bundle) only has to implement [`Scorer`].
+
+use crate::error::ServeError;
+use serde_json::Value;
+use shopsense_events::Event;
+use shopsense_features::{features_for_events, Encoders, FeatureSpec, UserHistory};
+use shopsense_models::{Bundle, LoadedBundle, MatrixRef};
+use std::path::Path;
+
+/// The score of one session.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// Calibrated purchase probability.
+    pub score: f64,
+    /// `score >= threshold`.
+    pub decision: bool,
+}
+
+/// Scores sessions. Implementations must be cheap to share (`Arc`) and never panic on input.
+pub trait Scorer: Send + Sync {
+    /// Version of the model (stable for the same bundle bytes).
+    fn version(&self) -> &str;
+    /// The decision threshold.
+    fn threshold(&self) -> f64;
+    /// Feature names in column order.
+    fn feature_names(&self) -> &[String];
+    /// The features of a session with `events` (any order) of a user with `history`.
+    fn features(&self, events: &[Event], history: &UserHistory) -> Result<Vec<f32>, String>;
+    /// The score of feature rows.
+    fn score_features(&self, x: &[f32]) -> Result<Score, String>;
+    /// Features then score.
+    fn score(&self, events: &[Event], history: &UserHistory) -> Result<Score, String> {
+        let x = self.features(events, history)?;
+        self.score_features(&x)
+    }
+}
+
+/// A [`Scorer`] from a saved bundle.
+pub struct BundleScorer {
+    loaded: LoadedBundle,
+    spec: FeatureSpec,
+    encoders: Encoders,
+    version: String,
+}
+
+fn json_field<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T, ServeError> {
+    let r = match v {
+        // Either the object itself or its JSON text.
+        Value::String(s) => serde_json::from_str(s),
+        other => serde_json::from_value(other.clone()),
+    };
+    r.map_err(|e| ServeError::Model(format!("the bundle's {what} cannot be read: {e}")))
+}
+
+impl BundleScorer {
+    /// From a bundle: restores the model and the feature definition, and checks that they
+    /// agree (same number of features) and that the probe re-scores bit-identically.
+    pub fn from_bundle(bundle: Bundle) -> Result<Self, ServeError> {
+        let spec: FeatureSpec = json_field(&bundle.feature_spec, "feature_spec")?;
+        let encoders: Encoders = json_field(&bundle.encoders, "encoders")?;
+        let cols = spec
+            .columns()
+            .map_err(|e| ServeError::Model(format!("feature_spec: {e}")))?;
+        encoders
+            .check_spec(&spec)
+            .map_err(|e| ServeError::Model(format!("encoders: {e}")))?;
+        if cols.len() != bundle.feature_names.len() {
+            return Err(ServeError::Model(format!(
+                "the feature spec selects {} features, the model has {}",
+                cols.len(),
+                bundle.feature_names.len()
+            )));
+        }
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(bundle.model.as_bytes());
+        h.update(bundle.feature_spec.to_string().as_bytes());
+        h.update(bundle.encoders.to_string().as_bytes());
+        h.update(&bundle.threshold.to_bits().to_le_bytes());
+        h.update(
+            serde_json::to_string(&bundle.calibrator)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        let version = format!("{}-{:016x}", bundle.model_kind.as_str(), h.digest());
+        let loaded =
+            LoadedBundle::from_bundle(bundle).map_err(|e| ServeError::Model(e.to_string()))?;
+        loaded
+            .verify_probe()
+            .map_err(|e| ServeError::Model(e.to_string()))?;
+        Ok(BundleScorer {
+            loaded,
+            spec,
+            encoders,
+            version,
+        })
+    }
+
+    /// Loads a bundle file.
+    pub fn load(path: &Path) -> Result<Self, ServeError> {
+        let b = Bundle::load(path)
+            .map_err(|e| ServeError::Model(format!("{}: {e}", path.display())))?;
+        Self::from_bundle(b)
+    }
+
+    /// The bundle.
+    pub fn bundle(&self) -> &Bundle {
+        &self.loaded.bundle
+    }
+}
+
+impl Scorer for BundleScorer {
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    fn threshold(&self) -> f64 {
+        self.loaded.bundle.threshold
+    }
+
+    fn feature_names(&self) -> &[String] {
+        &self.loaded.bundle.feature_names
+    }
+
+    fn features(&self, events: &[Event], history: &UserHistory) -> Result<Vec<f32>, String> {
+        features_for_events(events, &self.encoders, &self.spec, history).map_err(|e| e.to_string())
+    }
+
+    fn score_features(&self, x: &[f32]) -> Result<Score, String> {
+        let n = self.loaded.bundle.feature_names.len();
+        let m = MatrixRef::new(x, 1, n).map_err(|e| e.to_string())?;
+        let p = self.loaded.predict(m).map_err(|e| e.to_string())?;
+        let score = p.first().copied().unwrap_or(f64::NAN);
+        Ok(Score {
+            score,
+            decision: score >= self.loaded.bundle.threshold,
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! Online session state in memory: events per live session, TTL eviction, a cap on sessions
+//! and on events per session, snapshot to disk and restore.
+//!
+//! A session's user history is taken when the session is first seen, from what this replica
+//! saw of the user's earlier (now closed) sessions: counts of their events, carts, purchases.
+
+use crate::error::ServeError;
+use serde::{Deserialize, Serialize};
+use shopsense_events::{Event, EventKind};
+use shopsense_features::UserHistory;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Snapshot file format tag.
+pub const SNAPSHOT_FORMAT: &str = "shopsense-serve-state";
+
+/// One live session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LiveSession {
+    /// User id.
+    pub user_id: String,
+    /// History of the user before the session.
+    pub history: UserHistory,
+    /// Events so far, in arrival order.
+    pub events: Vec<Event>,
+    /// Wall-clock time of the last update (UTC ms).
+    pub touched_ms: i64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Inner {
+    sessions: HashMap<String, LiveSession>,
+    users: HashMap<String, UserHistory>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    format: String,
+    version: u32,
+    written_at_ms: i64,
+    #[serde(flatten)]
+    inner: Inner,
+}
+
+/// Limits of the state.
+#[derive(Debug, Clone, Copy)]
+pub struct StateLimits {
+    /// A session untouched for this long (ms) is closed.
+    pub ttl_ms: i64,
+    /// At most this many live sessions (new sessions beyond it evict the oldest).
+    pub max_sessions: usize,
+    /// At most this many events kept per session (the oldest are dropped beyond it).
+    pub max_events_per_session: usize,
+}
+
+/// The online state (thread-safe).
+#[derive(Debug)]
+pub struct SessionStore {
+    inner: Mutex<Inner>,
+    limits: StateLimits,
+}
+
+fn close_into(users: &mut HashMap<String, UserHistory>, s: LiveSession) {
+    let h = users.entry(s.user_id).or_default();
+    h.sessions = h.sessions.saturating_add(1);
+    let mut bought = false;
+    for e in &s.events {
+        h.events = h.events.saturating_add(1);
+        match e.kind {
+            EventKind::Cart => h.carts = h.carts.saturating_add(1),
+            EventKind::Purchase => {
+                h.purchases = h.purchases.saturating_add(1);
+                bought = true;
+            }
+            _ => {}
+        }
+        h.last_event_ms = Some(h.last_event_ms.map_or(e.time_ms, |t| t.max(e.time_ms)));
+    }
+    if bought {
+        h.purchase_sessions = h.purchase_sessions.saturating_add(1);
+    }
+}
+
+impl SessionStore {
+    /// An empty store.
+    pub fn new(limits: StateLimits) -> Self {
+        SessionStore {
+            inner: Mutex::new(Inner::default()),
+            limits,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic elsewhere never leaves the maps half-updated (all updates are single
+        // inserts/removes), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends events of one session and returns a copy of the session afterwards.
+    pub fn append(&self, session_id: &str, events: Vec<Event>, now_ms: i64) -> LiveSession {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        if !inner.sessions.contains_key(session_id)
+            && inner.sessions.len() >= self.limits.max_sessions
+        {
+            // Evict the least recently touched session.
+            if let Some(old) = inner
+                .sessions
+                .iter()
+                .min_by_key(|(_, s)| s.touched_ms)
+                .map(|(k, _)| k.clone())
+            {
+                if let Some(s) = inner.sessions.remove(&old) {
+                    close_into(&mut inner.users, s);
+                }
+            }
+        }
+        let user_id = events
+            .first()
+            .map(|e| e.user_id.clone())
+            .unwrap_or_default();
+        let history = inner.users.get(&user_id).copied().unwrap_or_default();
+        let s = inner
+            .sessions
+            .entry(session_id.to_string())
+            .or_insert_with(|| LiveSession {
+                user_id,
+                history,
+                events: Vec::new(),
+                touched_ms: now_ms,
+            });
+        s.events.extend(events);
+        let max = self.limits.max_events_per_session;
+        if s.events.len() > max {
+            let extra = s.events.len() - max;
+            s.events.drain(..extra);
+        }
+        s.touched_ms = now_ms;
+        s.clone()
+    }
+
+    /// The session, if live.
+    pub fn get(&self, session_id: &str) -> Option<LiveSession> {
+        self.lock().sessions.get(session_id).cloned()
+    }
+
+    /// The most recently touched live session of a user, if any.
+    pub fn latest_of_user(&self, user_id: &str) -> Option<(String, LiveSession)> {
+        let g = self.lock();
+        g.sessions
+            .iter()
+            .filter(|(_, s)| s.user_id == user_id)
+            .max_by_key(|(_, s)| s.touched_ms)
+            .map(|(k, s)| (k.clone(), s.clone()))
+    }
+
+    /// Closes sessions untouched for longer than the TTL; returns how many.
+    pub fn evict_expired(&self, now_ms: i64) -> usize {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let cutoff = now_ms.saturating_sub(self.limits.ttl_ms);
+        let old: Vec<String> = inner
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.touched_ms < cutoff)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &old {
+            if let Some(s) = inner.sessions.remove(k) {
+                close_into(&mut inner.users, s);
+            }
+        }
+        old.len()
+    }
+
+    /// (live sessions, events in them, users with a history).
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        let g = self.lock();
+        let events = g.sessions.values().map(|s| s.events.len()).sum();
+        (g.sessions.len(), events, g.users.len())
+    }
+
+    /// Writes a snapshot to `path` atomically (temporary file, then rename).
+    pub fn snapshot(&self, path: &Path, now_ms: i64) -> Result<(), ServeError> {
+        let bytes = {
+            let g = self.lock();
+            #[derive(Serialize)]
+            struct SnapshotRef<'a> {
+                format: &'a str,
+                version: u32,
+                written_at_ms: i64,
+                sessions: &'a HashMap<String, LiveSession>,
+                users: &'a HashMap<String, UserHistory>,
+            }
+            serde_json::to_vec(&SnapshotRef {
+                format: SNAPSHOT_FORMAT,
+                version: 1,
+                written_at_ms: now_ms,
+                sessions: &g.sessions,
+                users: &g.users,
+            })
+            .map_err(|e| ServeError::Snapshot(e.to_string()))?
+        };
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| ServeError::io(format!("creating {}", dir.display()), e))?;
+            }
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes)
+            .map_err(|e| ServeError::io(format!("writing {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, path)
+            .map_err(|e| ServeError::io(format!("renaming to {}", path.display()), e))
+    }
+
+    /// Restores a snapshot written by [`SessionStore::snapshot`] (replacing the state);
+    /// sessions already past the TTL at `now_ms` are closed at once. A missing file is an
+    /// empty state. Returns the number of live sessions restored.
+    pub fn restore(&self, path: &Path, now_ms: i64) -> Result<usize, ServeError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(ServeError::io(format!("reading {}", path.display()), e)),
+        };
+        let snap: Snapshot = serde_json::from_slice(&bytes)
+            .map_err(|e| ServeError::Snapshot(format!("{}: {e}", path.display())))?;
+        if snap.format != SNAPSHOT_FORMAT || snap.version != 1 {
+            return Err(ServeError::Snapshot(format!(
+                "{}: not a version-1 {SNAPSHOT_FORMAT} file",
+                path.display()
+            )));
+        }
+        *self.lock() = snap.inner;
+        self.evict_expired(now_ms);
+        Ok(self.sizes().0)
+    }
+}

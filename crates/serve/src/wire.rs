@@ -1,0 +1,405 @@
+//! Request and response bodies, and strict decoding of request bodies.
+
+use crate::error::ApiError;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use shopsense_events::{Event, EventKind};
+use shopsense_features::UserHistory;
+use utoipa::{IntoParams, ToSchema};
+
+/// Longest accepted id or name, in bytes.
+pub const MAX_ID_LEN: usize = 256;
+
+/// An id given as a JSON string or integer (REES46 ids are numbers).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Id {
+    /// A string id.
+    Str(String),
+    /// An integer id.
+    Int(i64),
+}
+
+impl Id {
+    fn into_string(self) -> String {
+        match self {
+            Id::Str(s) => s,
+            Id::Int(i) => i.to_string(),
+        }
+    }
+}
+
+/// An event time: UTC milliseconds since the epoch, or text (RFC 3339,
+/// `YYYY-MM-DD HH:MM:SS[ UTC]`, as in REES46).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Time {
+    /// UTC milliseconds.
+    Ms(i64),
+    /// Text.
+    Text(String),
+}
+
+/// One raw event: the canonical fields of ingest (REES46 column names accepted as aliases).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    /// Event time (alias `event_time`).
+    #[serde(alias = "event_time", alias = "time_ms")]
+    pub time: Time,
+    /// Kind: `view`, `cart`, `remove_from_cart`, `purchase`, `wishlist`, or another name
+    /// (alias `event_type`).
+    #[serde(alias = "event_type")]
+    pub kind: String,
+    /// User id.
+    pub user_id: Id,
+    /// Session id (alias `user_session`); when absent the user id is the session.
+    #[serde(default, alias = "user_session")]
+    pub session_id: Option<Id>,
+    /// Item id (alias `product_id`).
+    #[serde(alias = "product_id")]
+    pub item_id: Id,
+    /// Category id.
+    #[serde(default)]
+    pub category_id: Option<Id>,
+    /// Category path such as `electronics.smartphone` (alias `category_code`).
+    #[serde(default, alias = "category_code")]
+    pub category_path: Option<String>,
+    /// Brand.
+    #[serde(default)]
+    pub brand: Option<String>,
+    /// Price (finite, ≥ 0).
+    #[serde(default)]
+    pub price: Option<f64>,
+    /// Order id.
+    #[serde(default)]
+    pub order_id: Option<Id>,
+}
+
+fn check_id(field: String, s: String, required: bool) -> Result<Option<String>, ApiError> {
+    if s.is_empty() {
+        return if required {
+            Err(ApiError::invalid(field, "must not be empty"))
+        } else {
+            Ok(None)
+        };
+    }
+    if s.len() > MAX_ID_LEN {
+        return Err(ApiError::invalid(
+            field,
+            format!("longer than {MAX_ID_LEN} bytes"),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(ApiError::invalid(field, "contains control characters"));
+    }
+    Ok(Some(s))
+}
+
+impl EventIn {
+    /// Validates into a canonical event; `at` is the field path prefix (`events[3]`).
+    pub fn into_event(self, at: &str) -> Result<Event, ApiError> {
+        let f = |name: &str| {
+            if at.is_empty() {
+                name.to_string()
+            } else {
+                format!("{at}.{name}")
+            }
+        };
+        let time_ms = match self.time {
+            Time::Ms(ms) => ms,
+            Time::Text(s) => {
+                if !s.is_ascii() || s.len() > 64 {
+                    return Err(ApiError::invalid(f("time"), "not a valid time"));
+                }
+                shopsense_events::time::parse_time_arg(&s).ok_or_else(|| {
+                    ApiError::invalid(
+                        f("time"),
+                        "not a valid time (RFC 3339, `YYYY-MM-DD HH:MM:SS[ UTC]` or UTC ms)",
+                    )
+                })?
+            }
+        };
+        // Years 1970..=9999.
+        if !(0..=253_402_300_799_999).contains(&time_ms) {
+            return Err(ApiError::invalid(f("time"), "out of range"));
+        }
+        let kind_name = check_id(f("kind"), self.kind, true)?.unwrap_or_default();
+        let kind = EventKind::from_name(&kind_name);
+        let user_id = check_id(f("user_id"), self.user_id.into_string(), true)?.unwrap_or_default();
+        let item_id = check_id(f("item_id"), self.item_id.into_string(), true)?.unwrap_or_default();
+        let opt = |name: &str, v: Option<String>| match v {
+            Some(s) => check_id(f(name), s, false),
+            None => Ok(None),
+        };
+        let session_id = opt("session_id", self.session_id.map(Id::into_string))?;
+        let category_id = opt("category_id", self.category_id.map(Id::into_string))?;
+        let category_path = opt("category_path", self.category_path)?;
+        let brand = opt("brand", self.brand)?;
+        let order_id = opt("order_id", self.order_id.map(Id::into_string))?;
+        if let Some(p) = self.price {
+            if !p.is_finite() || p < 0.0 {
+                return Err(ApiError::invalid(f("price"), "must be finite and ≥ 0"));
+            }
+        }
+        Ok(Event {
+            time_ms,
+            user_id,
+            session_id,
+            item_id,
+            category_id,
+            category_path,
+            brand,
+            price: self.price,
+            kind,
+            order_id,
+            source_file: None,
+            source_line: 0,
+        })
+    }
+}
+
+/// A batch of events.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    /// The events (1 ..= the batch limit).
+    pub events: Vec<EventIn>,
+}
+
+/// What is known about the user before the session (all counts default to 0).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryIn {
+    /// Earlier sessions.
+    pub sessions: u32,
+    /// Earlier events.
+    pub events: u32,
+    /// Earlier add-to-carts.
+    pub carts: u32,
+    /// Earlier purchases.
+    pub purchases: u32,
+    /// Earlier sessions with a purchase.
+    pub purchase_sessions: u32,
+    /// Time of the user's last earlier event (UTC ms).
+    pub last_event_ms: Option<i64>,
+}
+
+impl From<HistoryIn> for UserHistory {
+    fn from(h: HistoryIn) -> Self {
+        UserHistory {
+            sessions: h.sessions,
+            events: h.events,
+            carts: h.carts,
+            purchases: h.purchases,
+            purchase_sessions: h.purchase_sessions,
+            last_event_ms: h.last_event_ms,
+        }
+    }
+}
+
+/// `POST /v1/intent`: a session's events (no server state involved).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntentIn {
+    /// The session's events so far (1 ..= the batch limit), any order.
+    pub events: Vec<EventIn>,
+    /// The user's history before the session (default: a new user).
+    #[serde(default)]
+    pub history: Option<HistoryIn>,
+}
+
+/// The intent of one session.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SessionScore {
+    /// Session id.
+    pub session_id: String,
+    /// User id.
+    pub user_id: String,
+    /// Calibrated purchase probability.
+    pub score: f64,
+    /// `score >= threshold`.
+    pub decision: bool,
+    /// The threshold used.
+    pub threshold: f64,
+    /// Version of the model that scored.
+    pub model_version: String,
+    /// Events of the session so far.
+    pub events: usize,
+}
+
+/// `POST /v1/events` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventsOut {
+    /// Events accepted.
+    pub accepted: usize,
+    /// The updated sessions, in order of first appearance in the request.
+    pub sessions: Vec<SessionScore>,
+}
+
+/// `POST /v1/intent` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IntentOut {
+    /// Calibrated purchase probability.
+    pub score: f64,
+    /// `score >= threshold`.
+    pub decision: bool,
+    /// The threshold used.
+    pub threshold: f64,
+    /// Version of the model that scored.
+    pub model_version: String,
+    /// Events scored.
+    pub events: usize,
+}
+
+/// `POST /v1/next-action` body.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NextActionIn {
+    /// User id.
+    pub user_id: Id,
+    /// Item id.
+    pub item_id: Id,
+    /// Live session id, if any.
+    #[serde(default)]
+    pub session_id: Option<Id>,
+}
+
+/// `?k=` of the item endpoints.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct KQuery {
+    /// How many (1 ..= 1000, default 10).
+    pub k: Option<u32>,
+}
+
+/// `GET /v1/recommendations` query.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RecQuery {
+    /// User id.
+    pub user_id: String,
+    /// How many (1 ..= 1000, default 10).
+    pub k: Option<u32>,
+}
+
+/// `GET /healthz`, `GET /readyz` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`, `ready` or `not_ready`.
+    pub status: String,
+    /// Version of the loaded intent model, if any.
+    pub model_version: Option<String>,
+}
+
+/// `POST /v1/admin/reload` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReloadOut {
+    /// Version now serving.
+    pub model_version: String,
+}
+
+/// Checks `k` (default 10, 1..=1000).
+pub fn check_k(k: Option<u32>) -> Result<usize, ApiError> {
+    match k {
+        None => Ok(10),
+        Some(k @ 1..=1000) => Ok(k as usize),
+        Some(_) => Err(ApiError::invalid("k", "must be between 1 and 1000")),
+    }
+}
+
+/// Parses a body as JSON: malformed JSON → 400 `invalid_json`.
+pub fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
+}
+
+/// Reads a parsed body as `T`: the wrong shape (missing field, wrong type, unknown field) →
+/// 422 `invalid_field` naming the field's path, prefixed by `at` (may be empty).
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value, at: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.inner().to_string();
+        let missing = msg
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+            .map(str::to_string);
+        let parts: Vec<&str> = [at, path.as_str(), missing.as_deref().unwrap_or("")]
+            .into_iter()
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        let field = if parts.is_empty() {
+            "body".to_string()
+        } else {
+            parts.join(".")
+        };
+        ApiError::invalid(field, msg)
+    })
+}
+
+/// Decodes a JSON body strictly ([`parse_json`] then [`from_value`]).
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    from_value(parse_json(bytes)?, "")
+}
+
+/// Decodes the body of `POST /v1/events`: `{"events": [...]}`, a bare array, or one event.
+/// Returns the events and, for error paths, the name of their array (`events`, empty for a
+/// bare array, `None` for a single event).
+pub fn decode_events(
+    bytes: &[u8],
+    max_batch: usize,
+) -> Result<(Vec<EventIn>, Option<&'static str>), ApiError> {
+    let v = parse_json(bytes)?;
+    let items = match v {
+        serde_json::Value::Object(mut m) if m.contains_key("events") => {
+            if m.len() > 1 {
+                let other = m
+                    .keys()
+                    .find(|k| *k != "events")
+                    .cloned()
+                    .unwrap_or_default();
+                return Err(ApiError::invalid(other, "unknown field; expected `events`"));
+            }
+            match m.remove("events") {
+                Some(serde_json::Value::Array(a)) => (a, "events"),
+                _ => return Err(ApiError::invalid("events", "must be an array of events")),
+            }
+        }
+        serde_json::Value::Array(a) => (a, ""),
+        one => return Ok((vec![from_value(one, "")?], None)),
+    };
+    let (items, name) = items;
+    check_batch(
+        items.len(),
+        max_batch,
+        if name.is_empty() { "body" } else { name },
+    )?;
+    let items = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| from_value(v, &format!("{name}[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((items, Some(name)))
+}
+
+/// Checks a batch size (1 ..= `max`).
+pub fn check_batch(n: usize, max: usize, field: &str) -> Result<(), ApiError> {
+    if n == 0 {
+        return Err(ApiError::invalid(field, "must hold at least one event"));
+    }
+    if n > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("{n} events; at most {max} per request"),
+        )
+        .with_field(field));
+    }
+    Ok(())
+}

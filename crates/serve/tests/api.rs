@@ -1,0 +1,445 @@
+//! The real server on an ephemeral loopback port: status codes and JSON bodies.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use shopsense_features::build_features;
+use shopsense_models::{LoadedBundle, Matrix};
+use shopsense_serve::{BundleScorer, ServeConfig};
+use std::sync::Arc;
+
+fn field(v: &Value) -> &str {
+    v["error"]["field"].as_str().unwrap_or("")
+}
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+/// Events of the first `len` events (time order) of session `si`.
+fn session_events(si: usize, len: usize) -> Vec<Value> {
+    let f = fixture();
+    f.s.events(si)[..len]
+        .iter()
+        .map(|&r| event_json(&f.t.event(r as usize)))
+        .collect()
+}
+
+/// Sessions with at least `n` events.
+fn sessions_with(n: usize, take: usize) -> Vec<usize> {
+    let f = fixture();
+    (0..f.s.len())
+        .filter(|&i| f.s.events(i).len() >= n)
+        .take(take)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_503_before_a_model_and_200_after() {
+    let server = shopsense_serve::start(config()).await.unwrap();
+    let a = server.addr();
+    let (st, body) = get(a, "/readyz").await;
+    assert_eq!(st, 503, "{body}");
+    assert_eq!(get(a, "/healthz").await.0, 200);
+    let ev = session_events(sessions_with(1, 1)[0], 1);
+    let (st, v) = post_json(a, "/v1/intent", &json!({ "events": ev }), false).await;
+    assert_eq!(st, 503);
+    assert_eq!(code(&v), "model_not_loaded");
+    // Reload without a configured bundle: 409.
+    let (st, v) = post_json(a, "/v1/admin/reload", &json!({}), true).await;
+    assert_eq!(st, 409, "{v}");
+
+    let scorer = BundleScorer::load(&fixture().bundle_path).unwrap();
+    server.install_scorer(Arc::new(scorer), None);
+    let (st, body) = get(a, "/readyz").await;
+    assert_eq!(st, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v["model_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("logistic-"));
+    let (st, _) = post_json(a, "/v1/intent", &json!({ "events": ev }), false).await;
+    assert_eq!(st, 200);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_needs_the_key_and_hot_swaps() {
+    let server = start_ready(config()).await;
+    let a = server.addr();
+    let (st, v) = post_json(a, "/v1/admin/reload", &json!({}), false).await;
+    assert_eq!(st, 401, "{v}");
+    assert_eq!(code(&v), "unauthorized");
+    let (st, v) = post_json(a, "/v1/admin/reload", &json!({}), true).await;
+    assert_eq!(st, 200, "{v}");
+    let (_, body) = get(a, "/readyz").await;
+    let r: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(r["model_version"], v["model_version"]);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_batch_returns_a_score_per_session() {
+    let server = start_ready(config()).await;
+    let a = server.addr();
+    let ids = sessions_with(3, 2);
+    let mut events = session_events(ids[0], 2);
+    events.extend(session_events(ids[1], 3));
+    let (st, v) = post_json(a, "/v1/events", &json!({ "events": events }), true).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["accepted"], 5);
+    let sessions = v["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[0]["events"], 2);
+    assert_eq!(sessions[1]["events"], 3);
+    for s in sessions {
+        let p = s["score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{p}");
+        assert_eq!(s["decision"].as_bool().unwrap(), p >= 0.2);
+        assert!(s["model_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("logistic-"));
+    }
+    // One more event of the first session, as a single object (REES46 names accepted too).
+    let mut e = session_events(ids[0], 3)[2].clone();
+    let m = e.as_object_mut().unwrap();
+    let sid = m.remove("session_id").unwrap();
+    m.insert("user_session".into(), sid.clone());
+    let (st, v) = post_json(a, "/v1/events", &e, true).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["sessions"][0]["events"], 3);
+    assert_eq!(v["sessions"][0]["session_id"], sid);
+    server.shutdown().await.unwrap();
+}
+
+/// Offline (the feature matrix of training + the bundle) and online (the API) give the same
+/// features and bit-identical scores for the same events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn online_scores_equal_offline_scores() {
+    let f = fixture();
+    let loaded = LoadedBundle::from_bundle(f.bundle.clone()).unwrap();
+    let scorer = BundleScorer::load(&f.bundle_path).unwrap();
+    // Late sessions of several lengths, every prefix.
+    let mut ids: Vec<usize> = (0..f.s.len())
+        .filter(|&i| f.s.events(i).len() >= 3)
+        .collect();
+    ids.reverse();
+    ids.truncate(25);
+    let mut all = Vec::new();
+    for &si in &ids {
+        for len in 1..=f.s.events(si).len().min(12) {
+            all.push(prefix_of(&f.t, &f.s, si, len));
+        }
+    }
+    let rows: Vec<usize> = (0..all.len()).collect();
+    let m = build_features(&f.t, &f.s, &all, &rows, &f.enc, &f.spec, None).unwrap();
+    let x = Matrix::new(m.data.clone(), m.n_rows, m.n_cols).unwrap();
+    let offline = loaded.predict(x.view()).unwrap();
+
+    // Features through the serving scorer: identical bits.
+    use shopsense_serve::Scorer;
+    for (k, p) in all.iter().enumerate() {
+        let si = p.session as usize;
+        let evs: Vec<_> = f.s.events(si)[..p.len as usize]
+            .iter()
+            .map(|&r| f.t.event(r as usize))
+            .collect();
+        let v = scorer.features(&evs, &f.hist[si]).unwrap();
+        let a: Vec<u32> = v.iter().map(|x| x.to_bits()).collect();
+        let b: Vec<u32> = m.row(k).iter().map(|x| x.to_bits()).collect();
+        assert_eq!(a, b, "session {si}, {} events", p.len);
+    }
+
+    // Scores through HTTP: /v1/intent with the offline history.
+    let server = start_ready(config()).await;
+    let a = server.addr();
+    for (k, p) in all.iter().enumerate() {
+        let si = p.session as usize;
+        let body = json!({
+            "events": session_events(si, p.len as usize),
+            "history": history_json(&f.hist[si]),
+        });
+        let (st, v) = post_json(a, "/v1/intent", &body, false).await;
+        assert_eq!(st, 200, "{v}");
+        let online = v["score"].as_f64().unwrap();
+        assert_eq!(
+            online.to_bits(),
+            offline[k].to_bits(),
+            "session {si}, {} events",
+            p.len
+        );
+        assert_eq!(
+            v["decision"].as_bool().unwrap(),
+            offline[k] >= f.bundle.threshold
+        );
+        assert_eq!(v["events"], p.len);
+    }
+    // And through the online state, one event at a time, for sessions of first-time users.
+    let mut k = 0;
+    let mut compared = 0;
+    for &si in &ids {
+        let n = f.s.events(si).len().min(12);
+        if f.hist[si] == Default::default() {
+            for (len, e) in session_events(si, n).into_iter().enumerate() {
+                let (st, v) = post_json(a, "/v1/events", &e, true).await;
+                assert_eq!(st, 200, "{v}");
+                let online = v["sessions"][0]["score"].as_f64().unwrap();
+                assert_eq!(online.to_bits(), offline[k + len].to_bits(), "session {si}");
+                compared += 1;
+            }
+        }
+        k += n;
+    }
+    assert!(compared > 10, "{compared}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_4xx_naming_the_field() {
+    let server = start_ready(config()).await;
+    let a = server.addr();
+    let good = session_events(sessions_with(1, 1)[0], 1).remove(0);
+
+    let (st, v) = post_raw(a, "/v1/events", b"{\"events\": [", true).await;
+    assert_eq!((st, code(&v)), (400, "invalid_json"), "{v}");
+
+    let mut e = good.clone();
+    e["price"] = json!("abc");
+    let (st, v) = post_json(a, "/v1/events", &json!({ "events": [good, e] }), true).await;
+    assert_eq!((st, field(&v)), (422, "events[1].price"), "{v}");
+
+    let mut e = good.clone();
+    e.as_object_mut().unwrap().remove("user_id");
+    let (st, v) = post_json(a, "/v1/events", &json!({ "events": [e] }), true).await;
+    assert_eq!((st, field(&v)), (422, "events[0].user_id"), "{v}");
+
+    let mut e = good.clone();
+    e.as_object_mut().unwrap().remove("item_id");
+    let (st, v) = post_json(a, "/v1/events", &e, true).await;
+    assert_eq!((st, field(&v)), (422, "item_id"), "{v}");
+
+    let mut e = good.clone();
+    e["colour"] = json!("red");
+    let (st, v) = post_json(a, "/v1/intent", &json!({ "events": [e] }), false).await;
+    assert_eq!((st, field(&v)), (422, "events[0].colour"), "{v}");
+
+    let mut e = good.clone();
+    e["price"] = json!(-3.0);
+    let (st, v) = post_json(a, "/v1/intent", &json!({ "events": [e] }), false).await;
+    assert_eq!((st, field(&v)), (422, "events[0].price"), "{v}");
+
+    let mut e = good.clone();
+    e["time"] = json!("yesterday");
+    let (st, v) = post_json(a, "/v1/intent", &json!({ "events": [e] }), false).await;
+    assert_eq!((st, field(&v)), (422, "events[0].time"), "{v}");
+
+    let mut e = good.clone();
+    e["user_id"] = json!("");
+    let (st, v) = post_json(a, "/v1/intent", &json!({ "events": [e] }), false).await;
+    assert_eq!((st, field(&v)), (422, "events[0].user_id"), "{v}");
+
+    let (st, v) = post_json(a, "/v1/intent", &json!({ "events": [] }), false).await;
+    assert_eq!((st, field(&v)), (422, "events"), "{v}");
+
+    let (st, v) = post_json(a, "/v1/intent", &json!({}), false).await;
+    assert_eq!((st, field(&v)), (422, "events"), "{v}");
+
+    let (st, v) = post_json(a, "/v1/intent", &json!({ "events": 5 }), false).await;
+    assert_eq!((st, field(&v)), (422, "events"), "{v}");
+
+    let (st, v) = post_json(a, "/v1/next-action", &json!({ "user_id": [1] }), false).await;
+    assert_eq!((st, field(&v)), (422, "user_id"), "{v}");
+
+    let (st, body) = get(a, "/v1/items/42/similar?k=0").await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((st, field(&v)), (422, "k"), "{v}");
+    let (st, body) = get(a, "/v1/items/42/audience?k=abc").await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((st, field(&v)), (422, "k"), "{v}");
+    let (st, body) = get(a, "/v1/recommendations?k=3").await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((st, field(&v)), (422, "user_id"), "{v}");
+
+    let (st, body) = get(a, "/v2/nothing").await;
+    assert_eq!(st, 404, "{body}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_large_bodies_and_batches_are_413() {
+    let cfg = ServeConfig {
+        body_limit_bytes: 4096,
+        max_batch: 3,
+        ..config()
+    };
+    let server = start_ready(cfg).await;
+    let a = server.addr();
+    let big = vec![b' '; 10_000];
+    let (st, v) = post_raw(a, "/v1/events", &big, true).await;
+    assert_eq!((st, code(&v)), (413, "body_too_large"), "{v}");
+    let (st, v) = post_raw(a, "/v1/intent", &big, false).await;
+    assert_eq!(st, 413, "{v}");
+    let ev = session_events(sessions_with(4, 1)[0], 4);
+    let (st, v) = post_json(a, "/v1/events", &json!({ "events": ev }), true).await;
+    assert_eq!((st, code(&v)), (413, "batch_too_large"), "{v}");
+    let (st, v) = post_json(a, "/v1/intent", &json!({ "events": ev }), false).await;
+    assert_eq!((st, code(&v)), (413, "batch_too_large"), "{v}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_endpoints_need_the_api_key() {
+    let server = start_ready(config()).await;
+    let a = server.addr();
+    let ev = session_events(sessions_with(1, 1)[0], 1);
+    let body = serde_json::to_vec(&json!({ "events": ev })).unwrap();
+    let (st, v) = post_raw(a, "/v1/events", &body, false).await;
+    assert_eq!((st, code(&v)), (401, "unauthorized"), "{v}");
+    let (st, _) = request(
+        a,
+        "POST",
+        "/v1/events",
+        &[("x-api-key", "wrong-key-123")],
+        &body,
+    )
+    .await;
+    assert_eq!(st, 401);
+    let auth = format!("Bearer {KEY}");
+    let (st, _) = request(a, "POST", "/v1/events", &[("authorization", &auth)], &body).await;
+    assert_eq!(st, 200);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_ids_get_a_cold_start_answer() {
+    let server = start_ready(config()).await;
+    let a = server.addr();
+    let e = json!({
+        "time": "2019-10-05 10:00:00 UTC", "kind": "view", "user_id": "never-seen-user",
+        "session_id": "never-seen-session", "item_id": 999_999_999_999i64,
+        "category_id": "no-such-category", "brand": "no-such-brand", "price": 12.5
+    });
+    let (st, v) = post_json(a, "/v1/intent", &json!({ "events": [e] }), false).await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v["score"].as_f64().unwrap().is_finite());
+    let (st, v) = post_json(a, "/v1/events", &e, true).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["sessions"][0]["events"], 1);
+    assert_eq!(v["sessions"][0]["session_id"], "never-seen-session");
+    // Endpoints whose models are not built yet: a JSON 503, never a 500.
+    for path in [
+        "/v1/recommendations?user_id=never-seen-user&k=5",
+        "/v1/items/never-seen-item/similar?k=5",
+        "/v1/items/never-seen-item/audience",
+    ] {
+        let (st, body) = get(a, path).await;
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((st, code(&v)), (503, "model_not_loaded"), "{path}: {v}");
+    }
+    let (st, v) = post_json(
+        a,
+        "/v1/next-action",
+        &json!({ "user_id": "u", "item_id": 5 }),
+        false,
+    )
+    .await;
+    assert_eq!((st, code(&v)), (503, "model_not_loaded"), "{v}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_expose_the_documented_names() {
+    let server = start_ready(config()).await;
+    let a = server.addr();
+    let ev = session_events(sessions_with(2, 1)[0], 2);
+    let (st, _) = post_json(a, "/v1/events", &json!({ "events": ev }), true).await;
+    assert_eq!(st, 200);
+    let (st, _) = post_json(a, "/v1/intent", &json!({ "events": ev }), false).await;
+    assert_eq!(st, 200);
+    let _ = post_raw(a, "/v1/intent", b"nope", false).await;
+    let (st, text) = get(a, "/metrics").await;
+    assert_eq!(st, 200);
+    for name in [
+        "shopsense_http_requests_total{",
+        "route=\"/v1/intent\"",
+        "status=\"400\"",
+        "shopsense_http_request_duration_seconds_bucket{",
+        "shopsense_model_info{version=\"logistic-",
+        "shopsense_model_loaded 1",
+        "shopsense_model_reloads_total{result=\"ok\"} 1",
+        "shopsense_intent_score_bucket{",
+        "shopsense_events_ingested_total 2",
+        "shopsense_online_sessions 1",
+        "shopsense_online_events 2",
+        "shopsense_feature_psi{feature=",
+        "shopsense_score_psi ",
+    ] {
+        assert!(text.contains(name), "{name} missing from\n{text}");
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_documents_every_route() {
+    let server = shopsense_serve::start(config()).await.unwrap();
+    let (st, body) = get(server.addr(), "/openapi.json").await;
+    assert_eq!(st, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    for p in [
+        "/v1/events",
+        "/v1/intent",
+        "/v1/next-action",
+        "/v1/recommendations",
+        "/v1/items/{id}/similar",
+        "/v1/items/{id}/audience",
+        "/v1/admin/reload",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(v["paths"][p].is_object(), "{p} missing");
+    }
+    assert!(v["paths"]["/v1/recommendations"]["get"]["responses"]["503"].is_object());
+    assert!(v["components"]["schemas"]["ErrorBody"].is_object());
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_is_snapshotted_on_shutdown_and_restored_on_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let cfg = ServeConfig {
+        state_path: Some(path.clone()),
+        ..config()
+    };
+    let si = sessions_with(3, 1)[0];
+    let ev = session_events(si, 3);
+    let server = start_ready(cfg.clone()).await;
+    let (st, v) = post_json(
+        a_of(&server),
+        "/v1/events",
+        &json!({ "events": ev[..2] }),
+        true,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    server.shutdown().await.unwrap();
+    assert!(path.exists());
+
+    let server = start_ready(cfg).await;
+    let (_, text) = get(server.addr(), "/metrics").await;
+    assert!(text.contains("shopsense_online_sessions 1"), "{text}");
+    let (st, v) = post_json(server.addr(), "/v1/events", &ev[2], true).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["sessions"][0]["events"], 3);
+    // Same score as the whole prefix scored at once.
+    let (_, w) = post_json(server.addr(), "/v1/intent", &json!({ "events": ev }), false).await;
+    assert_eq!(v["sessions"][0]["score"], w["score"]);
+    server.shutdown().await.unwrap();
+}
+
+fn a_of(s: &shopsense_serve::Server) -> std::net::SocketAddr {
+    s.addr()
+}

@@ -1,0 +1,87 @@
+//! The online state: TTL eviction, caps, user history from closed sessions, snapshots.
+
+use shopsense_events::{Event, EventKind};
+use shopsense_serve::{SessionStore, StateLimits};
+
+fn ev(user: &str, session: &str, t: i64, kind: EventKind) -> Event {
+    Event {
+        time_ms: t,
+        user_id: user.into(),
+        session_id: Some(session.into()),
+        item_id: "i1".into(),
+        category_id: None,
+        category_path: None,
+        brand: None,
+        price: Some(3.0),
+        kind,
+        order_id: None,
+        source_file: None,
+        source_line: 0,
+    }
+}
+
+fn limits() -> StateLimits {
+    StateLimits {
+        ttl_ms: 1_000,
+        max_sessions: 2,
+        max_events_per_session: 3,
+    }
+}
+
+#[test]
+fn ttl_eviction_closes_sessions_into_the_user_history() {
+    let s = SessionStore::new(limits());
+    s.append(
+        "s1",
+        vec![
+            ev("u", "s1", 10, EventKind::View),
+            ev("u", "s1", 20, EventKind::Cart),
+        ],
+        0,
+    );
+    s.append("s1", vec![ev("u", "s1", 30, EventKind::Purchase)], 500);
+    assert_eq!(s.evict_expired(1_400), 0);
+    assert_eq!(s.sizes(), (1, 3, 0));
+    assert_eq!(s.evict_expired(1_501), 1);
+    assert_eq!(s.sizes(), (0, 0, 1));
+    let next = s.append("s2", vec![ev("u", "s2", 5_000, EventKind::View)], 2_000);
+    assert_eq!(next.history.sessions, 1);
+    assert_eq!(next.history.events, 3);
+    assert_eq!(next.history.carts, 1);
+    assert_eq!(next.history.purchases, 1);
+    assert_eq!(next.history.purchase_sessions, 1);
+    assert_eq!(next.history.last_event_ms, Some(30));
+}
+
+#[test]
+fn caps_on_sessions_and_events() {
+    let s = SessionStore::new(limits());
+    let long: Vec<Event> = (0..5).map(|i| ev("u", "a", i, EventKind::View)).collect();
+    let a = s.append("a", long, 0);
+    assert_eq!(a.events.len(), 3);
+    assert_eq!(a.events[0].time_ms, 2);
+    s.append("b", vec![ev("v", "b", 1, EventKind::View)], 1);
+    s.append("c", vec![ev("w", "c", 1, EventKind::View)], 2);
+    // "a" was the least recently touched.
+    assert!(s.get("a").is_none());
+    assert!(s.get("b").is_some() && s.get("c").is_some());
+    assert_eq!(s.latest_of_user("w").map(|(k, _)| k), Some("c".to_string()));
+}
+
+#[test]
+fn snapshot_round_trip_and_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("snap.json");
+    let s = SessionStore::new(limits());
+    assert_eq!(s.restore(&p, 0).unwrap(), 0);
+    s.append("a", vec![ev("u", "a", 1, EventKind::Cart)], 100);
+    s.snapshot(&p, 100).unwrap();
+    let t = SessionStore::new(limits());
+    assert_eq!(t.restore(&p, 200).unwrap(), 1);
+    assert_eq!(t.get("a").unwrap().events, s.get("a").unwrap().events);
+    // Restored after the TTL: closed at once.
+    let u = SessionStore::new(limits());
+    assert_eq!(u.restore(&p, 5_000).unwrap(), 0);
+    std::fs::write(&p, b"garbage").unwrap();
+    assert!(u.restore(&p, 0).is_err());
+}
