@@ -415,7 +415,7 @@ async fn get_audience(
     Err(ApiError::model_not_loaded("audience"))
 }
 
-/// Reload the configured intent bundle and hot-swap it (in-flight requests finish on the old one).
+/// Reload the configured intent bundle (or the registry's promoted version) and hot-swap it (in-flight requests finish on the old one).
 #[utoipa::path(
     post,
     path = "/v1/admin/reload",
@@ -428,7 +428,7 @@ async fn get_audience(
 )]
 async fn post_reload(State(st): St, headers: HeaderMap) -> Result<Json<ReloadOut>, ApiError> {
     check_key(&st, &headers)?;
-    if st.config.bundle.is_none() {
+    if st.config.bundle.is_none() && st.config.registry.is_none() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "no_bundle_configured",

@@ -15,6 +15,7 @@
 mod api;
 pub mod error;
 pub mod metrics;
+pub mod registry;
 pub mod scorer;
 pub mod state;
 pub mod wire;
@@ -22,6 +23,7 @@ pub mod wire;
 pub use api::{openapi_json, ApiDoc};
 pub use error::{ApiError, ServeError};
 pub use metrics::{BinnedReference, DriftMonitor, DriftReference, Metrics};
+pub use registry::{Promotion, Registry, VersionInfo};
 pub use scorer::{BundleScorer, Score, Scorer};
 pub use state::{SessionStore, StateLimits};
 
@@ -40,6 +42,11 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     /// The intent bundle to load at start and on `POST /v1/admin/reload`.
     pub bundle: Option<PathBuf>,
+    /// A model registry (instead of `bundle`): the server loads the promoted version and
+    /// follows promotions and rollbacks, hot-swapping the model.
+    pub registry: Option<PathBuf>,
+    /// How often the registry's promoted version is checked (default 2 s).
+    pub watch_interval: Duration,
     /// Snapshot file of the online state: restored at start, written at shutdown.
     pub state_path: Option<PathBuf>,
     /// API key required by write endpoints (`POST /v1/events`, `POST /v1/admin/reload`) in
@@ -64,6 +71,8 @@ impl Default for ServeConfig {
         ServeConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             bundle: None,
+            registry: None,
+            watch_interval: Duration::from_secs(2),
             state_path: None,
             api_key: None,
             body_limit_bytes: 1 << 20,
@@ -88,6 +97,8 @@ pub(crate) struct AppState {
     pub(crate) model: RwLock<Option<Arc<Loaded>>>,
     pub(crate) store: SessionStore,
     pub(crate) metrics: Metrics,
+    /// The registry version loaded, or last tried and failed (not retried until it changes).
+    pub(crate) registry_seen: std::sync::Mutex<Option<String>>,
 }
 
 impl AppState {
@@ -95,21 +106,61 @@ impl AppState {
         self.model.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Loads the configured bundle (blocking) and swaps it in.
+    /// Loads the configured bundle, or the registry's promoted version (blocking), and swaps
+    /// it in; on failure the old model keeps serving.
     pub(crate) fn load_model(&self) -> Result<String, ServeError> {
+        let r = self.load_scorer();
+        self.metrics.reload(r.is_ok());
+        let (scorer, path) = r?;
+        self.install(Arc::new(scorer), drift_reference(&path));
+        Ok(self
+            .model()
+            .map(|m| m.scorer.version().to_string())
+            .unwrap_or_default())
+    }
+
+    fn load_scorer(&self) -> Result<(BundleScorer, PathBuf), ServeError> {
+        if let Some(dir) = &self.config.registry {
+            let reg = Registry::open(dir)?;
+            let (version, path) = reg
+                .promoted()?
+                .ok_or_else(|| ServeError::Config("no version is promoted".into()))?;
+            *self.registry_seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(version.clone());
+            let s = BundleScorer::load(&path)?.with_version_prefix(&version);
+            return Ok((s, path));
+        }
         let path = self
             .config
             .bundle
             .as_ref()
             .ok_or_else(|| ServeError::Config("no bundle configured".into()))?;
-        let r = BundleScorer::load(path);
-        self.metrics.reload(r.is_ok());
-        let scorer = r?;
-        self.install(Arc::new(scorer), drift_reference(path));
-        Ok(self
-            .model()
-            .map(|m| m.scorer.version().to_string())
-            .unwrap_or_default())
+        Ok((BundleScorer::load(path)?, path.clone()))
+    }
+
+    /// Reloads when the registry's promoted version differs from the one last seen.
+    fn follow_registry(&self) {
+        let Some(dir) = &self.config.registry else {
+            return;
+        };
+        let current = Registry::open(dir)
+            .and_then(|r| r.promotion())
+            .map(|p| p.current);
+        let Ok(Some(current)) = current else {
+            return;
+        };
+        let seen = self
+            .registry_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if seen.as_deref() != Some(current.as_str()) {
+            match self.load_model() {
+                Ok(v) => tracing::info!(version = %v, "promoted model swapped in"),
+                Err(e) => {
+                    tracing::error!(error = %e, "promoted model not loaded; the old one keeps serving")
+                }
+            }
+        }
     }
 
     /// Serves `scorer` from now on.
@@ -175,6 +226,11 @@ impl Server {
 /// background (`/readyz` answers 503 until it is loaded) and serves until
 /// [`Server::shutdown`].
 pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
+    if config.bundle.is_some() && config.registry.is_some() {
+        return Err(ServeError::Config(
+            "give either a bundle or a registry, not both".into(),
+        ));
+    }
     if config.max_batch == 0 || config.body_limit_bytes == 0 || config.max_sessions == 0 {
         return Err(ServeError::Config(
             "limits (body, batch, sessions) must be positive".into(),
@@ -200,7 +256,9 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
         model: RwLock::new(None),
         store,
         metrics: Metrics::new(),
+        registry_seen: std::sync::Mutex::new(None),
     });
+    // A registry is loaded by its watch (first check at once), a bundle here.
     if state.config.bundle.is_some() {
         let st = state.clone();
         tokio::task::spawn_blocking(move || {
@@ -222,6 +280,22 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
             }
         })
     };
+    // Registry watch.
+    let watch = {
+        let st = state.clone();
+        let every = st.config.watch_interval.max(Duration::from_millis(10));
+        tokio::spawn(async move {
+            if st.config.registry.is_none() {
+                return;
+            }
+            let mut iv = tokio::time::interval(every);
+            loop {
+                iv.tick().await;
+                let st2 = st.clone();
+                let _ = tokio::task::spawn_blocking(move || st2.follow_registry()).await;
+            }
+        })
+    };
     let (tx, rx) = oneshot::channel::<()>();
     let app = api::router(state.clone());
     let st = state.clone();
@@ -233,6 +307,7 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
             .await
             .map_err(|e| ServeError::io("serving", e));
         evict.abort();
+        watch.abort();
         if let Some(p) = &st.config.state_path {
             st.store.snapshot(p, now_ms())?;
             tracing::info!(path = %p.display(), "online state written");

@@ -108,6 +108,12 @@ impl BundleScorer {
         Self::from_bundle(b)
     }
 
+    /// Prefixes the version (e.g. with the registry's version name: `v0002+gbdt-…`).
+    pub fn with_version_prefix(mut self, prefix: &str) -> Self {
+        self.version = format!("{prefix}+{}", self.version);
+        self
+    }
+
     /// The bundle.
     pub fn bundle(&self) -> &Bundle {
         &self.loaded.bundle
