@@ -443,3 +443,44 @@ async fn state_is_snapshotted_on_shutdown_and_restored_on_start() {
 fn a_of(s: &shopsense_serve::Server) -> std::net::SocketAddr {
     s.addr()
 }
+
+/// Shutdown waits for a request in flight (its body still arriving) and answers it, then
+/// writes the state snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_requests_in_flight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let cfg = ServeConfig {
+        state_path: Some(path.clone()),
+        ..config()
+    };
+    let server = start_ready(cfg).await;
+    let a = server.addr();
+    let ev = session_events(sessions_with(2, 1)[0], 2);
+    let body = serde_json::to_vec(&json!({ "events": ev })).unwrap();
+    let mut c = tokio::net::TcpStream::connect(a).await.unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: x\r\nx-api-key: {KEY}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    c.write_all(head.as_bytes()).await.unwrap();
+    c.write_all(&body[..10]).await.unwrap();
+    c.flush().await.unwrap();
+    // Let the server read the head before shutting down.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let stopping = tokio::spawn(server.shutdown());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !stopping.is_finished(),
+        "shutdown did not wait for the request"
+    );
+    c.write_all(&body[10..]).await.unwrap();
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    stopping.await.unwrap().unwrap();
+    let snap = std::fs::read_to_string(&path).unwrap();
+    assert!(snap.contains("\"sessions\""), "{snap}");
+}
