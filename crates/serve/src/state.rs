@@ -1,8 +1,10 @@
 //! Online session state in memory: events per live session, TTL eviction, a cap on sessions
 //! and on events per session, snapshot to disk and restore.
 //!
-//! A session's user history is taken when the session is first seen, from what this replica
-//! saw of the user's earlier (now closed) sessions: counts of their events, carts, purchases.
+//! A session's user history is taken when the session is first seen, as offline
+//! ([`shopsense_features::user_histories`]): the user's closed sessions (folded into counts when
+//! they close) plus, from the user's other live sessions, their events strictly before the new
+//! session's first event and those sessions that started strictly before it.
 
 use crate::error::ServeError;
 use serde::{Deserialize, Serialize};
@@ -32,6 +34,63 @@ pub struct LiveSession {
 struct Inner {
     sessions: HashMap<String, LiveSession>,
     users: HashMap<String, UserHistory>,
+    /// Live session keys per user (rebuilt on restore).
+    #[serde(skip)]
+    by_user: HashMap<String, Vec<String>>,
+}
+
+impl Inner {
+    fn remove(&mut self, key: &str) -> Option<LiveSession> {
+        let s = self.sessions.remove(key)?;
+        if let Some(v) = self.by_user.get_mut(&s.user_id) {
+            v.retain(|k| k != key);
+            if v.is_empty() {
+                self.by_user.remove(&s.user_id);
+            }
+        }
+        Some(s)
+    }
+
+    fn rebuild_index(&mut self) {
+        self.by_user.clear();
+        for (k, s) in &self.sessions {
+            self.by_user
+                .entry(s.user_id.clone())
+                .or_default()
+                .push(k.clone());
+        }
+    }
+
+    /// The history of `user` before a session starting at `start_ms`.
+    fn history_for(&self, user: &str, start_ms: i64) -> UserHistory {
+        let mut h = self.users.get(user).copied().unwrap_or_default();
+        for key in self.by_user.get(user).map(Vec::as_slice).unwrap_or(&[]) {
+            let Some(s) = self.sessions.get(key) else {
+                continue;
+            };
+            let first = s.events.iter().map(|e| e.time_ms).min();
+            if first.is_some_and(|t| t < start_ms) {
+                h.sessions = h.sessions.saturating_add(1);
+            }
+            let mut bought = false;
+            for e in s.events.iter().filter(|e| e.time_ms < start_ms) {
+                h.events = h.events.saturating_add(1);
+                match e.kind {
+                    EventKind::Cart => h.carts = h.carts.saturating_add(1),
+                    EventKind::Purchase => {
+                        h.purchases = h.purchases.saturating_add(1);
+                        bought = true;
+                    }
+                    _ => {}
+                }
+                h.last_event_ms = Some(h.last_event_ms.map_or(e.time_ms, |t| t.max(e.time_ms)));
+            }
+            if bought {
+                h.purchase_sessions = h.purchase_sessions.saturating_add(1);
+            }
+        }
+        h
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -111,22 +170,40 @@ impl SessionStore {
                 .min_by_key(|(_, s)| s.touched_ms)
                 .map(|(k, _)| k.clone())
             {
-                if let Some(s) = inner.sessions.remove(&old) {
+                if let Some(s) = inner.remove(&old) {
                     close_into(&mut inner.users, s);
                 }
             }
         }
-        let user_id = events
-            .first()
-            .map(|e| e.user_id.clone())
-            .unwrap_or_default();
-        let history = inner.users.get(&user_id).copied().unwrap_or_default();
+        if !inner.sessions.contains_key(session_id) {
+            let user_id = events
+                .first()
+                .map(|e| e.user_id.clone())
+                .unwrap_or_default();
+            let start = events.iter().map(|e| e.time_ms).min().unwrap_or(i64::MAX);
+            let history = inner.history_for(&user_id, start);
+            inner
+                .by_user
+                .entry(user_id.clone())
+                .or_default()
+                .push(session_id.to_string());
+            inner.sessions.insert(
+                session_id.to_string(),
+                LiveSession {
+                    user_id,
+                    history,
+                    events: Vec::new(),
+                    touched_ms: now_ms,
+                },
+            );
+        }
+        // Present: inserted just above when it was new.
         let s = inner
             .sessions
             .entry(session_id.to_string())
             .or_insert_with(|| LiveSession {
-                user_id,
-                history,
+                user_id: String::new(),
+                history: UserHistory::default(),
                 events: Vec::new(),
                 touched_ms: now_ms,
             });
@@ -148,9 +225,10 @@ impl SessionStore {
     /// The most recently touched live session of a user, if any.
     pub fn latest_of_user(&self, user_id: &str) -> Option<(String, LiveSession)> {
         let g = self.lock();
-        g.sessions
+        g.by_user
+            .get(user_id)?
             .iter()
-            .filter(|(_, s)| s.user_id == user_id)
+            .filter_map(|k| Some((k, g.sessions.get(k)?)))
             .max_by_key(|(_, s)| s.touched_ms)
             .map(|(k, s)| (k.clone(), s.clone()))
     }
@@ -167,7 +245,7 @@ impl SessionStore {
             .map(|(k, _)| k.clone())
             .collect();
         for k in &old {
-            if let Some(s) = inner.sessions.remove(k) {
+            if let Some(s) = inner.remove(k) {
                 close_into(&mut inner.users, s);
             }
         }
@@ -232,7 +310,9 @@ impl SessionStore {
                 path.display()
             )));
         }
-        *self.lock() = snap.inner;
+        let mut inner = snap.inner;
+        inner.rebuild_index();
+        *self.lock() = inner;
         self.evict_expired(now_ms);
         Ok(self.sizes().0)
     }

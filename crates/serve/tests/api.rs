@@ -264,6 +264,9 @@ async fn bad_input_is_a_4xx_naming_the_field() {
 
     let (st, body) = get(a, "/v2/nothing").await;
     assert_eq!(st, 404, "{body}");
+    let (st, body) = get(a, "/v1/events").await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((st, code(&v)), (405, "method_not_allowed"), "{v}");
     server.shutdown().await.unwrap();
 }
 
@@ -483,4 +486,49 @@ async fn shutdown_drains_requests_in_flight() {
     stopping.await.unwrap().unwrap();
     let snap = std::fs::read_to_string(&path).unwrap();
     assert!(snap.contains("\"sessions\""), "{snap}");
+}
+
+/// Returning users: sessions posted to the online state in order of start get the same user
+/// history as offline (earlier live sessions count), hence the offline score.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returning_users_score_as_offline() {
+    let f = fixture();
+    let loaded = LoadedBundle::from_bundle(f.bundle.clone()).unwrap();
+    let start = |i: usize| f.t.time_ms[f.s.events(i)[0] as usize];
+    let mut by_user: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+    for i in 0..f.s.len() {
+        by_user.entry(f.s.user[i]).or_default().push(i);
+    }
+    let users: Vec<Vec<usize>> = by_user
+        .into_values()
+        .filter(|v| v.len() >= 2 && v.iter().all(|&i| f.s.events(i).len() <= 200))
+        .map(|mut v| {
+            v.sort_by_key(|&i| (start(i), i));
+            v
+        })
+        .take(15)
+        .collect();
+    assert!(users.len() >= 10, "{}", users.len());
+    let server = start_ready(config()).await;
+    let a = server.addr();
+    let mut returning = 0;
+    for sessions in &users {
+        for &si in sessions {
+            let n = f.s.events(si).len();
+            let p = prefix_of(&f.t, &f.s, si, n);
+            let m = build_features(&f.t, &f.s, &[p], &[0], &f.enc, &f.spec, None).unwrap();
+            let x = Matrix::new(m.data.clone(), 1, m.n_cols).unwrap();
+            let offline = loaded.predict(x.view()).unwrap()[0];
+            let body = json!({ "events": session_events(si, n) });
+            let (st, v) = post_json(a, "/v1/events", &body, true).await;
+            assert_eq!(st, 200, "{v}");
+            let online = v["sessions"][0]["score"].as_f64().unwrap();
+            assert_eq!(online.to_bits(), offline.to_bits(), "session {si}");
+            if f.hist[si].sessions > 0 {
+                returning += 1;
+            }
+        }
+    }
+    assert!(returning >= 10, "{returning}");
+    server.shutdown().await.unwrap();
 }
