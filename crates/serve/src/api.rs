@@ -96,14 +96,19 @@ async fn observe(State(st): St, req: Request, next: Next) -> Response {
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().as_str().to_string();
-    let resp = match tokio::time::timeout(st.config.request_timeout, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            "the request took too long",
-        )
-        .into_response(),
+    // A reload loads a whole bundle: not bound by the request timeout.
+    let resp = if route == "/v1/admin/reload" {
+        next.run(req).await
+    } else {
+        match tokio::time::timeout(st.config.request_timeout, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long",
+            )
+            .into_response(),
+        }
     };
     st.metrics.observe_request(
         &route,

@@ -532,3 +532,43 @@ async fn returning_users_score_as_offline() {
     assert!(returning >= 10, "{returning}");
     server.shutdown().await.unwrap();
 }
+
+/// A body larger than the limit sent without a length (chunked) is 413 too; a request whose
+/// body stalls is answered 503 `timeout` after the request timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_overflow_is_413_and_stalled_requests_time_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cfg = ServeConfig {
+        body_limit_bytes: 1024,
+        request_timeout: std::time::Duration::from_millis(300),
+        ..config()
+    };
+    let server = start_ready(cfg).await;
+    let a = server.addr();
+
+    let mut c = tokio::net::TcpStream::connect(a).await.unwrap();
+    let mut req = b"POST /v1/intent HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..4 {
+        req.extend_from_slice(b"200\r\n");
+        req.extend_from_slice(&[b' '; 0x200]);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    c.write_all(&req).await.unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("body_too_large"), "{text}");
+
+    let mut c = tokio::net::TcpStream::connect(a).await.unwrap();
+    c.write_all(b"POST /v1/intent HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 100\r\n\r\n{\"ev")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("\"timeout\""), "{text}");
+    server.shutdown().await.unwrap();
+}
