@@ -45,6 +45,7 @@ type St = State<Arc<AppState>>;
         readyz,
         metrics
     ),
+    modifiers(&ApiKeyScheme),
     components(schemas(
         ErrorBody,
         ErrorDetail,
@@ -62,6 +63,20 @@ type St = State<Arc<AppState>>;
     ))
 )]
 pub struct ApiDoc;
+
+/// Declares the `api_key` security scheme (header `x-api-key`).
+struct ApiKeyScheme;
+
+impl utoipa::Modify for ApiKeyScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+        );
+    }
+}
 
 /// The OpenAPI document as JSON text.
 pub fn openapi_json() -> String {
@@ -209,6 +224,7 @@ fn events_of(items: Vec<EventIn>, name: Option<&str>) -> Result<Vec<Event>, ApiE
 #[utoipa::path(
     post,
     path = "/v1/events",
+    security(("api_key" = [])),
     request_body(content = Vec<EventIn>, description = "One event object, an array of events, or `{\"events\": [...]}` (1 ..= the batch limit). A session is `session_id`, or the user when absent."),
     responses(
         (status = 200, description = "Updated score of every session touched", body = EventsOut),
@@ -433,6 +449,7 @@ async fn get_audience(
 #[utoipa::path(
     post,
     path = "/v1/admin/reload",
+    security(("api_key" = [])),
     responses(
         (status = 200, description = "Now serving", body = ReloadOut),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),

@@ -406,6 +406,11 @@ async fn openapi_documents_every_route() {
     }
     assert!(v["paths"]["/v1/recommendations"]["get"]["responses"]["503"].is_object());
     assert!(v["components"]["schemas"]["ErrorBody"].is_object());
+    assert_eq!(
+        v["components"]["securitySchemes"]["api_key"]["name"],
+        "x-api-key"
+    );
+    assert!(v["paths"]["/v1/events"]["post"]["security"].is_array());
     server.shutdown().await.unwrap();
 }
 
