@@ -43,6 +43,190 @@ pub enum Command {
     Synth(SynthArgs),
     /// The main job on the bundled real samples: ingest, stats and session export.
     Demo(DemoArgs),
+    /// Train a model (`train intent`: session-level purchase intent).
+    #[command(subcommand)]
+    Train(Box<TrainCommand>),
+    /// Evaluate a saved intent bundle on events: the test part of its split (or --all).
+    ///
+    /// Sessions and prefixes are rebuilt with the bundle's protocol and features; the
+    /// bundle's split fractions pick the test part (the latest sessions by start).
+    Eval(EvalArgs),
+    /// Score every session prefix under a bundle's protocol; write Parquet or CSV.
+    ///
+    /// Columns: session_id, user_id, cutoff_time (last visible event), score (calibrated
+    /// probability), decision (score >= the bundle's threshold), model_version.
+    Predict(PredictArgs),
+    /// Write the train / validation / test feature matrices of an intent run (Parquet or CSV)
+    /// without training, e.g. to train another library on exactly the same inputs.
+    Features(FeaturesArgs),
+}
+
+/// `train` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Session-level purchase intent: prefixes under a protocol, temporal split by session
+    /// start (60/15/25), encoders fitted on the training window only, model, calibration and
+    /// threshold chosen on validation, metrics on the test part only; writes a bundle.
+    Intent(TrainIntentArgs),
+}
+
+/// The feature definition of an intent run.
+#[derive(Debug, Args, Clone)]
+pub struct IntentFeatureArgs {
+    /// Scoring protocol: full (everything before the first purchase), early-K (the first K
+    /// events; early-3 by default for `early`), at-cart (at the first add-to-cart).
+    #[arg(long, default_value = "full", value_parser = parse_protocol)]
+    pub protocol: shopsense_intent::Protocol,
+    /// Model family: gbdt (LightGBM), logistic, seed-rf (the reference baseline).
+    #[arg(long, default_value = "gbdt", value_parser = ["gbdt", "logistic", "seed-rf"])]
+    pub model: String,
+    /// Feature columns, comma-separated (default: the model's own set; see the features
+    /// crate's README for every name).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// Local time offset from UTC in minutes for hour / weekday features and day keys
+    /// (Taobao: 480).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub utc_offset_minutes: i32,
+    /// Train, validation and test fractions by session start.
+    #[arg(long, value_delimiter = ',', num_args = 3, default_values_t = [0.60, 0.15, 0.25])]
+    pub split: Vec<f64>,
+}
+
+/// `train intent`.
+#[derive(Debug, Args)]
+pub struct TrainIntentArgs {
+    /// Inputs and session rules.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Protocol, model, features.
+    #[command(flatten)]
+    pub features: IntentFeatureArgs,
+    /// The bundle to write (one JSON file).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Also write the test report: HTML (plots), or JSON when the name ends in .json.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Seed of the model, sampling and search.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Random-search trials for gbdt on rolling-origin folds inside the training part
+    /// (0 = the default parameters).
+    #[arg(long, default_value_t = 0)]
+    pub search_trials: usize,
+    /// Metric the search optimises on the folds.
+    #[arg(long, default_value = "pr-auc", value_parser = ["pr-auc", "roc-auc", "log-loss"])]
+    pub search_metric: String,
+    /// Rolling-origin folds for the search.
+    #[arg(long, default_value_t = 3)]
+    pub cv_folds: usize,
+    /// Class imbalance: none, weights (balanced class weights) or undersample (1:1).
+    #[arg(long, default_value = "none", value_parser = ["none", "weights", "undersample"])]
+    pub imbalance: String,
+    /// Calibration fitted on validation predictions.
+    #[arg(long, default_value = "none", value_parser = ["none", "platt", "isotonic"])]
+    pub calibration: String,
+    /// Threshold rule on validation predictions.
+    #[arg(long, default_value = "max-f1", value_parser = ["max-f1"], conflicts_with = "cost_ratio")]
+    pub threshold: String,
+    /// Choose the threshold by minimum cost instead: cost of a missed buyer (FN) over the
+    /// cost of a false alarm (FP).
+    #[arg(long)]
+    pub cost_ratio: Option<f64>,
+    /// After early stopping, calibration and threshold are chosen on the validation part,
+    /// fit the model again on training + validation sessions (rounds scaled by the row
+    /// ratio) and save that one; the test part is still never used for any choice.
+    #[arg(long)]
+    pub refit: bool,
+    /// Continue an interrupted run from its checkpoints (same inputs and options).
+    #[arg(long)]
+    pub resume: bool,
+    /// Checkpoint directory (default: BUNDLE.ckpt, removed after a successful run).
+    #[arg(long)]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// LightGBM parameters patched over the defaults, as JSON (e.g. '{"num_leaves":31}').
+    #[arg(long)]
+    pub gbdt_params: Option<String>,
+    /// Bootstrap resamples for the 95 % intervals of ROC-AUC and PR-AUC (0 = none; fewer
+    /// on very large test parts).
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Also write the feature matrices (Parquet, or CSV by extension), as in `features`.
+    #[arg(long)]
+    pub export_features: Option<PathBuf>,
+    /// Stop after this many GBDT chunks, as if killed (testing resume).
+    #[arg(long, hide = true)]
+    pub stop_after_chunks: Option<usize>,
+    /// Stop after this many search trials, as if killed (testing resume).
+    #[arg(long, hide = true)]
+    pub stop_after_trials: Option<usize>,
+}
+
+/// `eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Inputs and session rules.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The bundle written by `train intent`.
+    #[arg(long, short)]
+    pub bundle: PathBuf,
+    /// Evaluate every prefix (data from a later period) instead of the test part.
+    #[arg(long)]
+    pub all: bool,
+    /// Fail unless the bundle was trained for this protocol.
+    #[arg(long, value_parser = parse_protocol)]
+    pub protocol: Option<shopsense_intent::Protocol>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the report: HTML, or JSON when the name ends in .json.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Bootstrap resamples for the 95 % intervals (0 = none).
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+}
+
+/// `predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Inputs and session rules.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The bundle written by `train intent`.
+    #[arg(long, short)]
+    pub bundle: PathBuf,
+    /// Output: Parquet, or CSV when the name ends in .csv.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Fail unless the bundle was trained for this protocol.
+    #[arg(long, value_parser = parse_protocol)]
+    pub protocol: Option<shopsense_intent::Protocol>,
+}
+
+/// `features`.
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// Inputs and session rules.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Protocol, model (for its default feature set), features.
+    #[command(flatten)]
+    pub features: IntentFeatureArgs,
+    /// Output: Parquet, or CSV when the name ends in .csv.
+    #[arg(long, short)]
+    pub out: PathBuf,
+}
+
+/// Parses a protocol name.
+pub fn parse_protocol(s: &str) -> Result<shopsense_intent::Protocol, String> {
+    s.parse::<shopsense_intent::Protocol>()
+        .map_err(|e| e.to_string())
 }
 
 /// Where events come from and how to cut them into sessions.

@@ -1,7 +1,8 @@
 //! One function per command.
 
 use crate::cli::{
-    Cli, Command, DemoArgs, IngestArgs, InputArgs, SessionizeArgs, StatsArgs, SynthArgs,
+    Cli, Command, DemoArgs, EvalArgs, FeaturesArgs, IngestArgs, InputArgs, IntentFeatureArgs,
+    PredictArgs, SessionizeArgs, StatsArgs, SynthArgs, TrainCommand, TrainIntentArgs,
 };
 use crate::progress;
 use anyhow::{bail, Context, Result};
@@ -29,6 +30,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sessionize(a) => sessionize(a, quiet),
         Command::Synth(a) => synth(a, quiet),
         Command::Demo(a) => demo(a, quiet),
+        Command::Train(t) => match *t {
+            TrainCommand::Intent(a) => train_intent(a, quiet),
+        },
+        Command::Eval(a) => eval(a, quiet),
+        Command::Predict(a) => predict(a, quiet),
+        Command::Features(a) => features(a, quiet),
     }
 }
 
@@ -565,4 +572,462 @@ fn peak_rss() -> String {
                 .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The intent pipeline's progress as spinners (steps) and count bars with rate.
+struct Bars {
+    quiet: bool,
+    current: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    fn new(quiet: bool) -> Self {
+        Bars {
+            quiet,
+            current: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn replace(&self, pb: indicatif::ProgressBar) {
+        if let Ok(mut cur) = self.current.lock() {
+            if let Some(old) = cur.replace(pb) {
+                old.finish_and_clear();
+            }
+        }
+    }
+}
+
+impl shopsense_intent::Progress for Bars {
+    fn step(&self, name: &str) {
+        self.replace(progress::spinner(name, self.quiet));
+    }
+    fn bar(&self, name: &str, total: u64, unit: &str) {
+        self.replace(progress::count(total, name, unit, self.quiet));
+    }
+    fn inc(&self, n: u64) {
+        if let Ok(cur) = self.current.lock() {
+            if let Some(pb) = cur.as_ref() {
+                pb.inc(n);
+            }
+        }
+    }
+    fn done(&self) {
+        if let Ok(mut cur) = self.current.lock() {
+            if let Some(pb) = cur.take() {
+                pb.finish_and_clear();
+            }
+        }
+    }
+}
+
+/// The columns the intent features read (category and brand priors, no paths or orders).
+const INTENT_COLUMNS: Columns = Columns {
+    category: true,
+    category_path: false,
+    brand: true,
+    order: false,
+};
+
+/// Events and sessions of the inputs, for the intent commands.
+fn load_sessions(
+    input: &InputArgs,
+    out_hint: &Path,
+    quiet: bool,
+) -> Result<(EventTable, Sessions, SessionConfig)> {
+    let cfg = session_config(input)?;
+    let q = PathBuf::from(format!("{}.quarantine.jsonl", out_hint.display()));
+    let loaded = load(input, INTENT_COLUMNS, &q, quiet)?;
+    let sp = progress::spinner("sessions", quiet);
+    let sessions = Sessions::build(&loaded.table, &cfg);
+    sp.finish_and_clear();
+    if sessions.is_empty() {
+        bail!("no events in the inputs (after the --from/--to window)");
+    }
+    Ok((loaded.table, sessions, cfg))
+}
+
+fn intent_config(
+    f: &IntentFeatureArgs,
+    input: &InputArgs,
+) -> Result<shopsense_intent::TrainConfig> {
+    let split = match f.split.as_slice() {
+        &[a, b, c] => (a, b, c),
+        _ => bail!("--split needs three fractions: TRAIN,VALID,TEST"),
+    };
+    Ok(shopsense_intent::TrainConfig {
+        protocol: f.protocol,
+        model: f.model.parse()?,
+        features: f.features.clone(),
+        utc_offset_minutes: f.utc_offset_minutes,
+        split,
+        sessions: shopsense_intent::SessionSettings {
+            gap_minutes: input.gap_minutes,
+            force_gap: input.force_gap,
+        },
+        ..Default::default()
+    })
+}
+
+fn patch_json<T: Serialize + serde::de::DeserializeOwned>(base: &T, patch: &str) -> Result<T> {
+    let mut v = serde_json::to_value(base)?;
+    let p: serde_json::Value =
+        serde_json::from_str(patch).context("--gbdt-params is not valid JSON")?;
+    let (Some(b), Some(p)) = (v.as_object_mut(), p.as_object()) else {
+        bail!("--gbdt-params must be a JSON object, e.g. '{{\"num_leaves\":31}}'");
+    };
+    for (k, val) in p {
+        if !b.contains_key(k) {
+            bail!(
+                "--gbdt-params: unknown parameter {k:?} (known: {})",
+                b.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        b.insert(k.clone(), val.clone());
+    }
+    serde_json::from_value(v).context("--gbdt-params: a value has the wrong type")
+}
+
+fn threads(input: &InputArgs) -> usize {
+    if input.threads > 0 {
+        input.threads
+    } else {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
+fn write_report(report: &shopsense_intent::Report, path: &Path) -> Result<()> {
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if json {
+        report.write_json(path)
+    } else {
+        report.write_html(path)
+    }
+    .with_context(|| format!("writing report {}", path.display()))
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.4}"))
+}
+
+fn fmt_ci(s: &shopsense_intent::EvalSummary, key: &str) -> String {
+    s.intervals
+        .get(key)
+        .map(|iv| format!(" [{:.4}, {:.4}]", iv.lo, iv.hi))
+        .unwrap_or_default()
+}
+
+fn print_eval(out: &mut impl Write, label: &str, s: &shopsense_intent::EvalSummary) -> Result<()> {
+    let m = &s.metrics;
+    writeln!(
+        out,
+        "{label:<11} {} prefixes, {} buyers ({} .. {})",
+        m.n, m.positives, s.period.0, s.period.1
+    )?;
+    writeln!(
+        out,
+        "            ROC-AUC {}{}  PR-AUC {}{}  log-loss {:.4}  Brier {:.4}",
+        fmt_opt(m.roc_auc),
+        fmt_ci(s, "roc_auc"),
+        fmt_opt(m.pr_auc),
+        fmt_ci(s, "pr_auc"),
+        m.log_loss,
+        m.brier
+    )?;
+    writeln!(
+        out,
+        "            at threshold {:.4}: precision {:.4} recall {:.4} F1 {:.4}  (tp {} fp {} fn {} tn {})",
+        m.threshold, m.precision, m.recall, m.f1, m.confusion.tp, m.confusion.fp, m.confusion.fn_,
+        m.confusion.tn
+    )?;
+    if !s.per_period.is_empty() {
+        writeln!(out, "per {}:", s.period_unit)?;
+        for p in &s.per_period {
+            writeln!(
+                out,
+                "  {:<14} n {:>7}  buyers {:>6}  ROC-AUC {}  PR-AUC {}  F1 {:.4}",
+                p.period,
+                p.n,
+                p.positives,
+                fmt_opt(p.roc_auc),
+                fmt_opt(p.pr_auc),
+                p.f1
+            )?;
+        }
+    }
+    if !s.top_features.is_empty() {
+        let top: Vec<String> = s
+            .top_features
+            .iter()
+            .take(8)
+            .map(|f| format!("{} {:.0}%", f.feature, f.share * 100.0))
+            .collect();
+        writeln!(out, "top features: {}", top.join(", "))?;
+    }
+    Ok(())
+}
+
+fn train_intent(a: TrainIntentArgs, quiet: bool) -> Result<()> {
+    let t0 = Instant::now();
+    let mut cfg = intent_config(&a.features, &a.input)?;
+    cfg.seed = a.seed;
+    cfg.search_trials = a.search_trials;
+    cfg.search_metric = match a.search_metric.as_str() {
+        "roc-auc" => shopsense_intent::ValidationMetric::Auc,
+        "log-loss" => shopsense_intent::ValidationMetric::LogLoss,
+        _ => shopsense_intent::ValidationMetric::AveragePrecision,
+    };
+    cfg.cv_folds = a.cv_folds;
+    cfg.imbalance = a.imbalance.parse()?;
+    cfg.calibration = a.calibration.parse()?;
+    cfg.threshold = match a.cost_ratio {
+        Some(ratio) => shopsense_intent::ThresholdRule::CostRatio { ratio },
+        None => shopsense_intent::ThresholdRule::MaxF1,
+    };
+    cfg.threads = threads(&a.input);
+    cfg.bootstrap_resamples = a.bootstrap;
+    cfg.refit = a.refit;
+    if let Some(p) = &a.gbdt_params {
+        cfg.gbdt = patch_json(&cfg.gbdt, p)?;
+    }
+    let ck_dir = a
+        .checkpoint_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.ckpt", a.out.display())));
+    cfg.checkpoint = Some(shopsense_intent::CheckpointConfig {
+        dir: ck_dir.clone(),
+        resume: a.resume,
+        stop_after_trials: a.stop_after_trials,
+        stop_after_chunks: a.stop_after_chunks,
+    });
+    cfg.validate()?;
+    if a.resume && !ck_dir.exists() {
+        eprintln!(
+            "--resume: no checkpoints in {} yet, starting from the beginning",
+            ck_dir.display()
+        );
+    }
+
+    let (t, sessions, _) = load_sessions(&a.input, &a.out, quiet)?;
+    let t_read = t0.elapsed().as_secs_f64();
+    let bars = Bars::new(quiet);
+    let t1 = Instant::now();
+    let spec = cfg.feature_spec()?;
+    let prep = shopsense_intent::prepare(&t, &sessions, &spec, &bars)?;
+    let t_prep = t1.elapsed().as_secs_f64();
+    if let Some(path) = &a.export_features {
+        let sp = progress::spinner("writing features", quiet);
+        let n = shopsense_intent::write_features(path, &prep)?;
+        sp.finish_and_clear();
+        eprintln!("{n} feature rows -> {}", path.display());
+    }
+    let mut outcome = shopsense_intent::fit(&t, &sessions, &cfg, &prep, &bars)?;
+    outcome.summary.seconds.insert("read".into(), t_read);
+    outcome.summary.seconds.insert("prepare".into(), t_prep);
+    let sp = progress::spinner("writing bundle", quiet);
+    outcome
+        .bundle
+        .save(&a.out)
+        .with_context(|| format!("writing bundle {}", a.out.display()))?;
+    if let Some(r) = &a.report {
+        write_report(&outcome.report, r)?;
+    }
+    sp.finish_and_clear();
+    if a.checkpoint_dir.is_none() {
+        // The default checkpoint directory has served its purpose.
+        let _ = std::fs::remove_dir_all(&ck_dir);
+    }
+    outcome.summary.test.bundle = a.out.display().to_string();
+    outcome
+        .summary
+        .seconds
+        .insert("total".into(), t0.elapsed().as_secs_f64());
+    let s = &outcome.summary;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(s)?)?;
+        return Ok(());
+    }
+    let sp_ = &s.split;
+    writeln!(
+        out,
+        "train intent: {} · {} · {} features · {} events, {} sessions",
+        s.model,
+        s.protocol,
+        s.n_features,
+        t.len(),
+        sessions.len()
+    )?;
+    writeln!(
+        out,
+        "split       train {} ({} buyers) | validation {} ({}) | test {} ({}) from {}",
+        sp_.train_rows,
+        sp_.train_positives,
+        sp_.valid_rows,
+        sp_.valid_positives,
+        sp_.test_rows,
+        sp_.test_positives,
+        format_ms(sp_.test_start_ms)
+    )?;
+    if let Some(se) = &s.search {
+        writeln!(
+            out,
+            "search      {} trials × {} folds: best trial {} {:?} {:.4} (defaults {})",
+            se.trials,
+            se.folds,
+            se.best_trial,
+            se.metric,
+            se.best_score,
+            fmt_opt(se.base_score)
+        )?;
+    }
+    writeln!(
+        out,
+        "model       {}{}; calibration {}; threshold {:.4} ({} on validation)",
+        outcome.bundle.model_name,
+        s.rounds
+            .map(|r| format!(", {r} rounds kept"))
+            .unwrap_or_default(),
+        a.calibration,
+        s.threshold.threshold,
+        cfg.threshold
+    )?;
+    writeln!(
+        out,
+        "validation  ROC-AUC {}  PR-AUC {}  F1 {:.4}",
+        fmt_opt(s.validation.roc_auc),
+        fmt_opt(s.validation.pr_auc),
+        s.validation.f1
+    )?;
+    print_eval(&mut out, "test", &s.test)?;
+    writeln!(out, "bundle      {} ({})", a.out.display(), s.model_version)?;
+    if let Some(r) = &a.report {
+        writeln!(out, "report      {}", r.display())?;
+    }
+    writeln!(
+        out,
+        "time        {}",
+        s.seconds
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.2} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    Ok(())
+}
+
+/// Loads a bundle and checks the session rules and protocol against it.
+fn load_bundle(
+    path: &Path,
+    protocol: Option<shopsense_intent::Protocol>,
+    input: &InputArgs,
+) -> Result<shopsense_intent::IntentModel> {
+    let model = shopsense_intent::IntentModel::load(path)?;
+    if let Some(p) = protocol {
+        model.check_protocol(p)?;
+    }
+    let s = model.params.sessions;
+    if s.gap_minutes != input.gap_minutes || s.force_gap != input.force_gap {
+        eprintln!(
+            "warning: the bundle was trained on sessions with --gap-minutes {}{}; these use {}{}",
+            s.gap_minutes,
+            if s.force_gap { " --force-gap" } else { "" },
+            input.gap_minutes,
+            if input.force_gap { " --force-gap" } else { "" },
+        );
+    }
+    Ok(model)
+}
+
+fn eval(a: EvalArgs, quiet: bool) -> Result<()> {
+    let model = load_bundle(&a.bundle, a.protocol, &a.input)?;
+    let (t, sessions, _) = load_sessions(&a.input, &a.bundle, quiet)?;
+    let which = if a.all {
+        shopsense_intent::EvalRows::All
+    } else {
+        shopsense_intent::EvalRows::Test
+    };
+    let bars = Bars::new(quiet);
+    let outcome = shopsense_intent::evaluate(&model, &t, &sessions, which, a.bootstrap, &bars)?;
+    if let Some(r) = &a.report {
+        write_report(&outcome.report, r)?;
+    }
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&outcome.summary)?)?;
+    } else {
+        writeln!(
+            out,
+            "eval: {} ({}) · {} · {} rows",
+            a.bundle.display(),
+            outcome.summary.model_version,
+            outcome.summary.protocol,
+            outcome.summary.rows
+        )?;
+        print_eval(&mut out, outcome.summary.rows.as_str(), &outcome.summary)?;
+    }
+    Ok(())
+}
+
+fn predict(a: PredictArgs, quiet: bool) -> Result<()> {
+    let t0 = Instant::now();
+    let model = load_bundle(&a.bundle, a.protocol, &a.input)?;
+    let (t, sessions, _) = load_sessions(&a.input, &a.out, quiet)?;
+    let t_read = t0.elapsed().as_secs_f64();
+    let bars = Bars::new(quiet);
+    let t1 = Instant::now();
+    let scored = shopsense_intent::score_all(&model, &t, &sessions, &bars)?;
+    let t_score = t1.elapsed().as_secs_f64();
+    let sp = progress::spinner("writing", quiet);
+    shopsense_intent::write_scores(
+        &a.out,
+        &t,
+        &sessions,
+        &scored.prefixes,
+        &scored.probs,
+        model.threshold(),
+        model.version(),
+    )?;
+    sp.finish_and_clear();
+    let flagged = scored
+        .probs
+        .iter()
+        .filter(|&&p| p >= model.threshold())
+        .count();
+    eprintln!(
+        "{} events -> {} sessions -> {} prefixes ({}) scored in {:.2} s ({:.0} prefixes/s; read {:.2} s), {} flagged at {:.4} -> {} in {:.2} s",
+        t.len(),
+        sessions.len(),
+        scored.prefixes.len(),
+        model.spec.protocol,
+        t_score,
+        scored.prefixes.len() as f64 / t_score.max(1e-9),
+        t_read,
+        flagged,
+        model.threshold(),
+        a.out.display(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn features(a: FeaturesArgs, quiet: bool) -> Result<()> {
+    let cfg = intent_config(&a.features, &a.input)?;
+    let spec = cfg.feature_spec()?;
+    let (t, sessions, _) = load_sessions(&a.input, &a.out, quiet)?;
+    let bars = Bars::new(quiet);
+    let prep = shopsense_intent::prepare(&t, &sessions, &spec, &bars)?;
+    let sp = progress::spinner("writing", quiet);
+    let n = shopsense_intent::write_features(&a.out, &prep)?;
+    sp.finish_and_clear();
+    eprintln!(
+        "{n} prefixes ({} train, {} validation, {} test) × {} features -> {}",
+        prep.train.n_rows,
+        prep.valid.n_rows,
+        prep.test.n_rows,
+        spec.features.len(),
+        a.out.display()
+    );
+    Ok(())
 }

@@ -1,0 +1,434 @@
+//! The training pipeline: search (GBDT, on rolling-origin folds inside the training part),
+//! final fit with early stopping on the validation part, calibration and threshold on
+//! validation predictions, evaluation on the test part only, and the bundle.
+
+use crate::bundle::{model_version, IntentParams, SearchInfo, SplitInfo, INTENT_FORMAT};
+use crate::config::{ImbalanceChoice, ModelChoice, TrainConfig};
+use crate::data::{dataset, fold_data, matrix_ref, positives, prepare, refit_data, Prepared};
+use crate::error::{IntentError, Result};
+use crate::progress::Progress;
+use crate::report::{
+    build_report, metrics, period_unit, summarize, EvalSummary, Metrics, ReportInput,
+};
+use serde::{Deserialize, Serialize};
+use shopsense_eval::{ModelInfo, Report};
+use shopsense_events::EventTable;
+use shopsense_models::imbalance::undersample_indices;
+use shopsense_models::{
+    apply_class_weights, choose_threshold, random_search, train_gbdt, undersample, AnyModel,
+    Bundle, Calibrator, Checkpointing, ClassWeight, Dataset, Estimator, Fold, ForestParams,
+    GbdtParams, GbdtSpace, Logistic, Model, ModelError, RandomForest, SearchConfig, SearchResult,
+    ThresholdChoice, TrainLog,
+};
+use shopsense_sessions::Sessions;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Rows stored in the bundle's reproducibility probe.
+pub const PROBE_ROWS: usize = 16;
+
+/// What `train` prints (`--json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainSummary {
+    /// Model family.
+    pub model: ModelChoice,
+    /// Model version (content hash).
+    pub model_version: String,
+    /// Protocol.
+    pub protocol: String,
+    /// Number of features.
+    pub n_features: usize,
+    /// The split.
+    pub split: SplitInfo,
+    /// How the threshold was chosen (on validation).
+    pub threshold: ThresholdChoice,
+    /// Metrics of the validation part (calibrated scores, chosen threshold).
+    pub validation: Metrics,
+    /// The test part: metrics, intervals, per period, importance.
+    pub test: EvalSummary,
+    /// The search, if one ran.
+    pub search: Option<SearchInfo>,
+    /// Boosting rounds kept (GBDT).
+    pub rounds: Option<usize>,
+    /// Seconds per step.
+    pub seconds: BTreeMap<String, f64>,
+}
+
+/// Everything a training run produces.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// The bundle, ready to save.
+    pub bundle: Bundle,
+    /// The test report (HTML / JSON).
+    pub report: Report,
+    /// The printed numbers.
+    pub summary: TrainSummary,
+    /// Final (calibrated) probabilities of the test rows, in the order of `test_sessions`.
+    pub test_probs: Vec<f64>,
+    /// Session index of each test row.
+    pub test_sessions: Vec<u32>,
+    /// Final probabilities of the validation rows.
+    pub valid_probs: Vec<f64>,
+}
+
+fn interrupted(e: ModelError) -> IntentError {
+    match e {
+        ModelError::Interrupted { rounds_done } => IntentError::Interrupted { done: rounds_done },
+        other => other.into(),
+    }
+}
+
+/// The search space of the intent model: smaller trees and larger leaves than the models
+/// crate's generic space, for training parts of a few thousand sessions up to millions.
+pub fn search_space() -> GbdtSpace {
+    GbdtSpace {
+        num_leaves: (4, 63),
+        learning_rate: (0.01, 0.1),
+        min_data_in_leaf: (10, 400),
+        feature_fraction: (0.3, 1.0),
+        bagging_fraction: (0.5, 1.0),
+        lambda_l2: (1e-3, 30.0),
+    }
+}
+
+/// Prepares the data and trains (see [`prepare`] and [`fit`]).
+pub fn train(
+    t: &EventTable,
+    sessions: &Sessions,
+    cfg: &TrainConfig,
+    progress: &dyn Progress,
+) -> Result<TrainOutcome> {
+    cfg.validate()?;
+    let t0 = Instant::now();
+    let prep = prepare(t, sessions, &cfg.feature_spec()?, progress)?;
+    let prepare_s = t0.elapsed().as_secs_f64();
+    let mut out = fit(t, sessions, cfg, &prep, progress)?;
+    out.summary.seconds.insert("prepare".into(), prepare_s);
+    Ok(out)
+}
+
+fn apply_imbalance(d: &Dataset, choice: ImbalanceChoice, seed: u64) -> Result<Dataset> {
+    Ok(match choice {
+        ImbalanceChoice::None => d.clone(),
+        ImbalanceChoice::Weights => apply_class_weights(d, ClassWeight::Balanced)?,
+        ImbalanceChoice::Undersample => undersample(d, 1.0, seed)?,
+    })
+}
+
+/// Runs the search, one trial per call when there is a log (progress, resume).
+fn run_search(
+    data: &Dataset,
+    folds: &[Fold],
+    base: &GbdtParams,
+    cfg: &TrainConfig,
+    progress: &dyn Progress,
+) -> Result<SearchResult> {
+    let space = search_space();
+    let mut sc = SearchConfig {
+        n_trials: cfg.search_trials,
+        seed: cfg.seed,
+        metric: cfg.search_metric,
+        ..SearchConfig::default()
+    };
+    let Some(ck) = &cfg.checkpoint else {
+        progress.step(&format!("search ({} trials)", cfg.search_trials));
+        let r = random_search(data, folds, base, &space, &sc)?;
+        progress.done();
+        return Ok(r);
+    };
+    sc.log_path = Some(ck.search_log());
+    progress.bar("search", cfg.search_trials as u64, "trials");
+    let mut resume = ck.resume;
+    let (mut ran, mut shown) = (0usize, 0usize);
+    loop {
+        if ck.stop_after_trials.is_some_and(|s| ran >= s) {
+            progress.done();
+            return Err(IntentError::Interrupted { done: shown });
+        }
+        sc.resume = resume;
+        sc.stop_after_trials = Some(1);
+        match random_search(data, folds, base, &space, &sc) {
+            Ok(r) => {
+                progress.inc(cfg.search_trials.saturating_sub(shown) as u64);
+                progress.done();
+                return Ok(r);
+            }
+            Err(ModelError::Interrupted { rounds_done }) => {
+                progress.inc(rounds_done.saturating_sub(shown) as u64);
+                shown = rounds_done.max(shown);
+                resume = true;
+                ran += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Fits the configured model family on `train` (imbalance treatment applied here; seed-rf
+/// has its own 1:1 undersampling) with `valid` for GBDT early stopping.
+fn fit_model(
+    cfg: &TrainConfig,
+    train: &Dataset,
+    valid: Option<&Dataset>,
+    params: &GbdtParams,
+    ck: Option<&Checkpointing>,
+    progress: &dyn Progress,
+) -> Result<(AnyModel, serde_json::Value, Option<TrainLog>)> {
+    match cfg.model {
+        ModelChoice::Gbdt => {
+            let fit_ds = apply_imbalance(train, cfg.imbalance, cfg.seed)?;
+            progress.step(&format!(
+                "training gbdt ({} rows × {} features)",
+                fit_ds.n_rows(),
+                fit_ds.n_features()
+            ));
+            let res = train_gbdt(&fit_ds, valid, params, ck);
+            progress.done();
+            let (m, log) = res.map_err(interrupted)?;
+            Ok((AnyModel::Gbdt(m), serde_json::to_value(params)?, Some(log)))
+        }
+        ModelChoice::Logistic => {
+            let fit_ds = apply_imbalance(train, cfg.imbalance, cfg.seed)?;
+            progress.step("training logistic");
+            let m = Logistic::fit(&fit_ds, &cfg.logistic);
+            progress.done();
+            Ok((
+                AnyModel::Logistic(m?),
+                serde_json::to_value(&cfg.logistic)?,
+                None,
+            ))
+        }
+        ModelChoice::SeedRf => {
+            let p = ForestParams {
+                seed: cfg.seed,
+                ..ForestParams::seed_rf()
+            };
+            progress.step("training seed-rf");
+            let m = RandomForest::fit(train, &p);
+            progress.done();
+            Ok((AnyModel::SeedRf(m?), serde_json::to_value(&p)?, None))
+        }
+    }
+}
+
+/// Fits the model on prepared data: search (GBDT, optional), final fit with early stopping
+/// on validation, calibration and threshold on validation predictions, evaluation on the
+/// test rows, bundle.
+pub fn fit(
+    t: &EventTable,
+    sessions: &Sessions,
+    cfg: &TrainConfig,
+    prep: &Prepared,
+    progress: &dyn Progress,
+) -> Result<TrainOutcome> {
+    cfg.validate()?;
+    let mut seconds = BTreeMap::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &str, seconds: &mut BTreeMap<String, f64>| {
+        seconds.insert(name.to_string(), clock.elapsed().as_secs_f64());
+        clock = Instant::now();
+    };
+    if let Some(ck) = &cfg.checkpoint {
+        std::fs::create_dir_all(&ck.dir).map_err(|e| IntentError::io(&ck.dir, e))?;
+    }
+    let train_ds = dataset(&prep.train)?;
+    let valid_ds = dataset(&prep.valid)?;
+    let fingerprint = train_ds.fingerprint();
+
+    let mut search_info = None;
+    let mut params = cfg.gbdt.clone();
+    params.seed = cfg.seed;
+    params.threads = cfg.threads;
+    if cfg.model == ModelChoice::Gbdt && cfg.search_trials > 0 {
+        progress.step("search folds");
+        let seed = cfg.seed;
+        let keep = |y: &[f32]| -> Result<Vec<usize>> {
+            match cfg.imbalance {
+                ImbalanceChoice::Undersample => Ok(undersample_indices(y, 1.0, seed)?),
+                _ => Ok((0..y.len()).collect()),
+            }
+        };
+        let (mut fold_ds, folds) = fold_data(t, sessions, prep, cfg.cv_folds, &keep)?;
+        if cfg.imbalance == ImbalanceChoice::Weights {
+            // Class weights on each fold's training rows; validation rows weigh 1.
+            let mut w = vec![1f32; fold_ds.n_rows()];
+            for (tr, _) in &folds {
+                let y: Vec<f32> = tr.iter().map(|&i| fold_ds.labels()[i]).collect();
+                let (w0, w1) = ClassWeight::Balanced.weights(&y)?;
+                for &i in tr {
+                    w[i] = if fold_ds.labels()[i] == 1.0 { w1 } else { w0 } as f32;
+                }
+            }
+            fold_ds = fold_ds.with_weights(Some(w))?;
+        }
+        progress.done();
+        lap("search_folds", &mut seconds);
+        let r = run_search(&fold_ds, &folds, &params, cfg, progress)?;
+        lap("search", &mut seconds);
+        let mut best = r.best_params.clone();
+        // The final fit stops early on the validation part instead of using the folds'
+        // mean best round.
+        best.n_rounds = params.n_rounds;
+        best.early_stopping_rounds = params.early_stopping_rounds;
+        search_info = Some(SearchInfo {
+            trials: r.trials.len(),
+            folds: folds.len(),
+            metric: r.metric,
+            best_trial: r.best_trial,
+            best_score: r.best_score,
+            base_score: r.trials.iter().find(|t| t.index == 0).map(|t| t.mean_score),
+            best_params: r.best_params.clone(),
+        });
+        params = best;
+    }
+    let ck = cfg.checkpoint.as_ref().map(|c| Checkpointing {
+        path: c.gbdt_path(),
+        resume: c.resume,
+        stop_after_chunks: c.stop_after_chunks,
+    });
+    let (model, model_params, train_log) = fit_model(
+        cfg,
+        &train_ds,
+        Some(&valid_ds),
+        &params,
+        ck.as_ref(),
+        progress,
+    )?;
+    lap("fit", &mut seconds);
+    progress.step("calibration and threshold");
+    let valid_x = matrix_ref(&prep.valid)?;
+    let raw_valid = model.predict_proba(valid_x)?;
+    let calibrator = Calibrator::fit(cfg.calibration, &raw_valid, valid_ds.labels())?;
+    let valid_probs = calibrator.apply_all(&raw_valid);
+    let choice = choose_threshold(&valid_probs, valid_ds.labels(), cfg.threshold.objective())?;
+    let validation = metrics(valid_ds.labels(), &valid_probs, choice.threshold)?;
+    progress.done();
+
+    // Optional refit on training + validation rows: same rounds per row, same calibration
+    // and threshold, encoders of the longer window.
+    let mut refit_rounds = None;
+    let (model, encoders, refit_test, fingerprint) = if cfg.refit {
+        progress.step("refit data");
+        let (enc, both, test_m) = refit_data(t, sessions, prep)?;
+        let both_ds = dataset(&both)?;
+        progress.done();
+        let mut p = params.clone();
+        if let Some(log) = &train_log {
+            let scale = both.n_rows as f64 / prep.train.n_rows.max(1) as f64;
+            p.n_rounds = ((log.best_iteration as f64 * scale).round() as usize).max(1);
+            p.early_stopping_rounds = None;
+            refit_rounds = Some(p.n_rounds);
+        }
+        let ck = cfg.checkpoint.as_ref().map(|c| Checkpointing {
+            path: c.refit_path(),
+            resume: c.resume,
+            stop_after_chunks: c.stop_after_chunks,
+        });
+        let (m, _, _) = fit_model(cfg, &both_ds, None, &p, ck.as_ref(), progress)?;
+        lap("refit", &mut seconds);
+        (m, enc, Some(test_m), both_ds.fingerprint())
+    } else {
+        (model, prep.encoders.clone(), None, fingerprint)
+    };
+    let test_m = refit_test.as_ref().unwrap_or(&prep.test);
+
+    progress.step("evaluating on the test part");
+    let test_x = matrix_ref(test_m)?;
+    let test_probs = calibrator.apply_all(&model.predict_proba(test_x)?);
+    let all_starts: Vec<i64> = prep.prefixes.iter().map(|p| p.start_ms).collect();
+    let test_labels: Vec<f32> = prep.test.labels.iter().map(|&l| f32::from(l)).collect();
+    let mut info = ModelInfo::of(&model);
+    info.data_fingerprint = fingerprint.clone();
+    info.calibration = format!("{:?}", cfg.calibration).to_lowercase();
+    let mut report = build_report(ReportInput {
+        title: format!("Purchase intent — {} · {}", cfg.model, prep.spec.protocol),
+        split: format!(
+            "test: last {:.0} % of sessions by start ({} prefixes from {})",
+            prep.spec.split.2 * 100.0,
+            prep.test.n_rows,
+            shopsense_events::time::format_ms(prep.split.test_start_ms)
+        ),
+        labels: &test_labels,
+        probs: &test_probs,
+        start_ms: &prep.test.start_ms,
+        threshold: choice.threshold,
+        period_unit: period_unit(&all_starts),
+        utc_offset_minutes: prep.spec.utc_offset_minutes,
+        bootstrap: cfg.bootstrap_resamples,
+        seed: 17,
+        model: info,
+        importance: model.feature_importance(),
+    })?;
+    report.threshold_choice = Some(choice.clone());
+    report.created_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    progress.done();
+    lap("evaluate", &mut seconds);
+
+    let split = SplitInfo {
+        fractions: prep.spec.split,
+        valid_start_ms: prep.split.valid_start_ms,
+        test_start_ms: prep.split.test_start_ms,
+        train_rows: prep.train.n_rows,
+        valid_rows: prep.valid.n_rows,
+        test_rows: prep.test.n_rows,
+        train_positives: positives(&prep.train),
+        valid_positives: positives(&prep.valid),
+        test_positives: positives(&prep.test),
+    };
+    let mut bundle = Bundle::new(&model, fingerprint)?;
+    bundle.feature_spec = serde_json::to_value(&prep.spec)?;
+    bundle.encoders = serde_json::to_value(&encoders)?;
+    bundle.calibrator = calibrator;
+    bundle.threshold = choice.threshold;
+    bundle.threshold_choice = Some(choice.clone());
+    let version = model_version(&bundle)?;
+    let test = summarize(
+        &report,
+        String::new(),
+        version.clone(),
+        prep.spec.protocol.to_string(),
+        "test".into(),
+        &prep.test.start_ms,
+    );
+    bundle.metrics = serde_json::json!({ "validation": validation, "test": test });
+    bundle.params = serde_json::to_value(IntentParams {
+        format: INTENT_FORMAT.into(),
+        model: cfg.model,
+        model_version: version.clone(),
+        protocol: prep.spec.protocol,
+        model_params,
+        imbalance: cfg.imbalance,
+        calibration: cfg.calibration,
+        threshold_rule: cfg.threshold,
+        seed: cfg.seed,
+        sessions: cfg.sessions,
+        split: split.clone(),
+        search: search_info.clone(),
+        train_log: train_log.clone(),
+        refit: cfg.refit,
+        refit_rounds,
+    })?;
+    let bundle = bundle.with_probe(test_x, PROBE_ROWS)?;
+    lap("bundle", &mut seconds);
+    let summary = TrainSummary {
+        model: cfg.model,
+        model_version: version,
+        protocol: prep.spec.protocol.to_string(),
+        n_features: prep.spec.features.len(),
+        split,
+        threshold: choice,
+        validation,
+        test,
+        search: search_info,
+        rounds: train_log.as_ref().map(|l| l.best_iteration),
+        seconds,
+    };
+    Ok(TrainOutcome {
+        bundle,
+        report,
+        summary,
+        test_probs,
+        test_sessions: prep.test.session.clone(),
+        valid_probs,
+    })
+}
