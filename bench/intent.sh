@@ -20,7 +20,7 @@ cp "${CARGO_TARGET_DIR:-target}/release/shopsense" "$OUT/shopsense"
 B="$OUT/shopsense"
 if [ ! -x bench-data/venv-intent/bin/python ]; then
   python3 -m venv bench-data/venv-intent
-  bench-data/venv-intent/bin/pip install -q pandas scikit-learn lightgbm
+  bench-data/venv-intent/bin/pip install -q pandas scikit-learn lightgbm pyarrow
 fi
 PY=bench-data/venv-intent/bin/python
 export OMP_WAIT_POLICY=passive   # shared 2-core box: no OpenMP spinning (speed only)

@@ -43,7 +43,9 @@ pub use error::{IntentError, Result};
 pub use output::{write_features, write_scores};
 pub use progress::{Progress, Silent};
 pub use report::{build_report, EvalSummary, Metrics};
-pub use score::{evaluate, score_all, score_rows, EvalOutcome, EvalRows, Scored};
+pub use score::{
+    evaluate, score_all, score_rows, score_rows_timed, EvalOutcome, EvalRows, ScoreTimes, Scored,
+};
 pub use train::{fit, search_space, train, TrainOutcome, TrainSummary};
 
 pub use shopsense_eval::Report;

@@ -11,10 +11,23 @@ use shopsense_events::EventTable;
 use shopsense_features::{FeatureBuilder, Prefix};
 use shopsense_models::Model;
 use shopsense_sessions::Sessions;
+use std::time::Instant;
 
 /// Prefixes scored per block: features are built and scored block by block (each block in
 /// parallel), so memory stays at one block's matrix whatever the number of sessions.
 pub const SCORE_BLOCK: usize = 1 << 17;
+
+/// Seconds spent by [`score_rows`]: preparing the feature builder (priors, user histories),
+/// building feature rows, and running the model + calibration.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ScoreTimes {
+    /// Resolving encoders for the table's ids and user histories.
+    pub prepare_s: f64,
+    /// Building feature rows.
+    pub features_s: f64,
+    /// Model and calibration.
+    pub model_s: f64,
+}
 
 /// Final (calibrated) probabilities of `prefixes[rows[i]]` under the bundle. Every row uses
 /// the bundle's training-window encoders.
@@ -26,14 +39,33 @@ pub fn score_rows(
     rows: &[usize],
     progress: &dyn Progress,
 ) -> Result<Vec<f64>> {
+    Ok(score_rows_timed(model, t, sessions, prefixes, rows, progress)?.0)
+}
+
+/// [`score_rows`] with the time of each step.
+pub fn score_rows_timed(
+    model: &IntentModel,
+    t: &EventTable,
+    sessions: &Sessions,
+    prefixes: &[Prefix],
+    rows: &[usize],
+    progress: &dyn Progress,
+) -> Result<(Vec<f64>, ScoreTimes)> {
+    let mut times = ScoreTimes::default();
+    let clock = Instant::now();
     let builder = FeatureBuilder::new(t, sessions, &model.encoders, &model.spec, None)?;
+    times.prepare_s = clock.elapsed().as_secs_f64();
     let mut out = Vec::with_capacity(rows.len());
     for block in rows.chunks(SCORE_BLOCK) {
+        let clock = Instant::now();
         let m = builder.build(prefixes, block)?;
+        times.features_s += clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
         out.extend(model.loaded.predict(matrix_ref(&m)?)?);
+        times.model_s += clock.elapsed().as_secs_f64();
         progress.inc(block.len() as u64);
     }
-    Ok(out)
+    Ok((out, times))
 }
 
 /// Every prefix under the bundle's protocol and its final probability.
@@ -43,6 +75,8 @@ pub struct Scored {
     pub prefixes: Vec<Prefix>,
     /// Final probability of each prefix.
     pub probs: Vec<f64>,
+    /// Where the scoring time went.
+    pub times: ScoreTimes,
 }
 
 /// Scores every session prefix of the data under the bundle's protocol.
@@ -57,11 +91,13 @@ pub fn score_all(
     progress.done();
     progress.bar("scoring", prefixes.len() as u64, "prefixes");
     let rows: Vec<usize> = (0..prefixes.len()).collect();
-    let probs = score_rows(model, t, sessions, &prefixes, &rows, progress);
+    let res = score_rows_timed(model, t, sessions, &prefixes, &rows, progress);
     progress.done();
+    let (probs, times) = res?;
     Ok(Scored {
-        probs: probs?,
+        probs,
         prefixes,
+        times,
     })
 }
 

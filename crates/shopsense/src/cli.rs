@@ -207,6 +207,9 @@ pub struct PredictArgs {
     /// Fail unless the bundle was trained for this protocol.
     #[arg(long, value_parser = parse_protocol)]
     pub protocol: Option<shopsense_intent::Protocol>,
+    /// Print counts and timings as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `features`.

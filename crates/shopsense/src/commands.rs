@@ -979,6 +979,7 @@ fn predict(a: PredictArgs, quiet: bool) -> Result<()> {
     let t1 = Instant::now();
     let scored = shopsense_intent::score_all(&model, &t, &sessions, &bars)?;
     let t_score = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
     let sp = progress::spinner("writing", quiet);
     shopsense_intent::write_scores(
         &a.out,
@@ -990,19 +991,60 @@ fn predict(a: PredictArgs, quiet: bool) -> Result<()> {
         model.version(),
     )?;
     sp.finish_and_clear();
+    let t_write = t2.elapsed().as_secs_f64();
     let flagged = scored
         .probs
         .iter()
         .filter(|&&p| p >= model.threshold())
         .count();
+    let st = scored.times;
+    let n = scored.prefixes.len();
+    if a.json {
+        let v = serde_json::json!({
+            "events": t.len(),
+            "sessions": sessions.len(),
+            "prefixes": n,
+            "protocol": model.spec.protocol.to_string(),
+            "model_version": model.version(),
+            "threshold": model.threshold(),
+            "flagged": flagged,
+            "out": a.out.display().to_string(),
+            "seconds": {
+                "read": t_read,
+                "score": t_score,
+                "priors_and_histories": st.prepare_s,
+                "features": st.features_s,
+                "model": st.model_s,
+                "write": t_write,
+                "total": t0.elapsed().as_secs_f64(),
+            },
+            "prefixes_per_second": {
+                "score": n as f64 / t_score.max(1e-9),
+                "features_and_model": n as f64 / (st.features_s + st.model_s).max(1e-9),
+                "model": n as f64 / st.model_s.max(1e-9),
+            },
+        });
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string_pretty(&v)?
+        )?;
+        return Ok(());
+    }
     eprintln!(
-        "{} events -> {} sessions -> {} prefixes ({}) scored in {:.2} s ({:.0} prefixes/s; read {:.2} s), {} flagged at {:.4} -> {} in {:.2} s",
+        "{} events -> {} sessions -> {} prefixes ({}) scored in {:.2} s ({:.0} prefixes/s: \
+         priors and histories {:.2} s, features {:.2} s, model {:.2} s = {:.0} prefixes/s); \
+         read {:.2} s; {} flagged at {:.4} -> {}; total {:.2} s",
         t.len(),
         sessions.len(),
-        scored.prefixes.len(),
+        n,
         model.spec.protocol,
         t_score,
-        scored.prefixes.len() as f64 / t_score.max(1e-9),
+        n as f64 / t_score.max(1e-9),
+        st.prepare_s,
+        st.features_s,
+        st.model_s,
+        n as f64 / st.model_s.max(1e-9),
         t_read,
         flagged,
         model.threshold(),
