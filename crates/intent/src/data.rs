@@ -125,9 +125,14 @@ pub fn prepare(
 
 /// A models-crate dataset from a feature matrix (the values are copied).
 pub fn dataset(m: &FeatureMatrix) -> Result<Dataset> {
-    let x = Matrix::new(m.data.clone(), m.n_rows, m.n_cols)?;
+    into_dataset(m.clone())
+}
+
+/// A models-crate dataset from a feature matrix, moving its values (no copy).
+pub fn into_dataset(m: FeatureMatrix) -> Result<Dataset> {
     let labels = m.labels.iter().map(|&l| f32::from(l)).collect();
-    Ok(Dataset::new(x, m.names.clone(), labels, None)?)
+    let x = Matrix::new(m.data, m.n_rows, m.n_cols)?;
+    Ok(Dataset::new(x, m.names, labels, None)?)
 }
 
 /// A borrowed model input of a feature matrix.
@@ -201,15 +206,17 @@ pub fn fold_data(
 pub fn refit_data(
     t: &EventTable,
     sessions: &Sessions,
-    prep: &Prepared,
+    spec: &FeatureSpec,
+    prefixes: &[Prefix],
+    split: &Split,
 ) -> Result<(Encoders, FeatureMatrix, FeatureMatrix)> {
-    let mut rows = prep.split.train.clone();
-    rows.extend_from_slice(&prep.split.valid);
-    let window: Vec<Prefix> = rows.iter().map(|&i| prep.prefixes[i]).collect();
-    let enc = fit_encoders(t, sessions, &window, &prep.spec)?;
-    let oof = fit_oof_encoders(t, sessions, &window, &prep.spec)?;
-    let builder = FeatureBuilder::new(t, sessions, &enc, &prep.spec, Some(&oof))?;
-    let both = builder.build(&prep.prefixes, &rows)?;
-    let test = builder.build(&prep.prefixes, &prep.split.test)?;
+    let mut rows = split.train.clone();
+    rows.extend_from_slice(&split.valid);
+    let window: Vec<Prefix> = rows.iter().map(|&i| prefixes[i]).collect();
+    let enc = fit_encoders(t, sessions, &window, spec)?;
+    let oof = fit_oof_encoders(t, sessions, &window, spec)?;
+    let builder = FeatureBuilder::new(t, sessions, &enc, spec, Some(&oof))?;
+    let both = builder.build(prefixes, &rows)?;
+    let test = builder.build(prefixes, &split.test)?;
     Ok((enc, both, test))
 }

@@ -4,7 +4,7 @@
 
 use crate::bundle::{model_version, IntentParams, SearchInfo, SplitInfo, INTENT_FORMAT};
 use crate::config::{ImbalanceChoice, ModelChoice, TrainConfig};
-use crate::data::{dataset, fold_data, matrix_ref, positives, prepare, refit_data, Prepared};
+use crate::data::{fold_data, into_dataset, matrix_ref, positives, prepare, refit_data, Prepared};
 use crate::error::{IntentError, Result};
 use crate::progress::Progress;
 use crate::report::{
@@ -102,7 +102,7 @@ pub fn train(
     let t0 = Instant::now();
     let prep = prepare(t, sessions, &cfg.feature_spec()?, progress)?;
     let prepare_s = t0.elapsed().as_secs_f64();
-    let mut out = fit(t, sessions, cfg, &prep, progress)?;
+    let mut out = fit(t, sessions, cfg, prep, progress)?;
     out.summary.seconds.insert("prepare".into(), prepare_s);
     Ok(out)
 }
@@ -213,12 +213,12 @@ fn fit_model(
 
 /// Fits the model on prepared data: search (GBDT, optional), final fit with early stopping
 /// on validation, calibration and threshold on validation predictions, evaluation on the
-/// test rows, bundle.
+/// test rows, bundle. The matrices are moved into the model's datasets, not copied.
 pub fn fit(
     t: &EventTable,
     sessions: &Sessions,
     cfg: &TrainConfig,
-    prep: &Prepared,
+    prep: Prepared,
     progress: &dyn Progress,
 ) -> Result<TrainOutcome> {
     cfg.validate()?;
@@ -231,10 +231,6 @@ pub fn fit(
     if let Some(ck) = &cfg.checkpoint {
         std::fs::create_dir_all(&ck.dir).map_err(|e| IntentError::io(&ck.dir, e))?;
     }
-    let train_ds = dataset(&prep.train)?;
-    let valid_ds = dataset(&prep.valid)?;
-    let fingerprint = train_ds.fingerprint();
-
     let mut search_info = None;
     let mut params = cfg.gbdt.clone();
     params.seed = cfg.seed;
@@ -248,7 +244,7 @@ pub fn fit(
                 _ => Ok((0..y.len()).collect()),
             }
         };
-        let (mut fold_ds, folds) = fold_data(t, sessions, prep, cfg.cv_folds, &keep)?;
+        let (mut fold_ds, folds) = fold_data(t, sessions, &prep, cfg.cv_folds, &keep)?;
         if cfg.imbalance == ImbalanceChoice::Weights {
             // Class weights on each fold's training rows; validation rows weigh 1.
             let mut w = vec![1f32; fold_ds.n_rows()];
@@ -281,6 +277,23 @@ pub fn fit(
         });
         params = best;
     }
+    let Prepared {
+        spec,
+        prefixes,
+        split: parts,
+        encoders,
+        train,
+        valid,
+        test,
+        ..
+    } = prep;
+    let train_rows = train.n_rows;
+    let train_positives = positives(&train);
+    let valid_rows = valid.n_rows;
+    let valid_positives = positives(&valid);
+    let train_ds = into_dataset(train)?;
+    let valid_ds = into_dataset(valid)?;
+    let fingerprint = train_ds.fingerprint();
     let ck = cfg.checkpoint.as_ref().map(|c| Checkpointing {
         path: c.gbdt_path(),
         resume: c.resume,
@@ -296,8 +309,7 @@ pub fn fit(
     )?;
     lap("fit", &mut seconds);
     progress.step("calibration and threshold");
-    let valid_x = matrix_ref(&prep.valid)?;
-    let raw_valid = model.predict_proba(valid_x)?;
+    let raw_valid = model.predict_proba(valid_ds.x().view())?;
     let calibrator = Calibrator::fit(cfg.calibration, &raw_valid, valid_ds.labels())?;
     let valid_probs = calibrator.apply_all(&raw_valid);
     let choice = choose_threshold(&valid_probs, valid_ds.labels(), cfg.threshold.objective())?;
@@ -307,14 +319,18 @@ pub fn fit(
     // Optional refit on training + validation rows: same rounds per row, same calibration
     // and threshold, encoders of the longer window.
     let mut refit_rounds = None;
-    let (model, encoders, refit_test, fingerprint) = if cfg.refit {
+    drop(valid_ds);
+    let (model, model_params, encoders, test, fingerprint) = if cfg.refit {
+        drop(train_ds);
+        drop(test);
         progress.step("refit data");
-        let (enc, both, test_m) = refit_data(t, sessions, prep)?;
-        let both_ds = dataset(&both)?;
+        let (enc, both, test_m) = refit_data(t, sessions, &spec, &prefixes, &parts)?;
+        let both_rows = both.n_rows;
+        let both_ds = into_dataset(both)?;
         progress.done();
         let mut p = params.clone();
         if let Some(log) = &train_log {
-            let scale = both.n_rows as f64 / prep.train.n_rows.max(1) as f64;
+            let scale = both_rows as f64 / train_rows.max(1) as f64;
             p.n_rounds = ((log.best_iteration as f64 * scale).round() as usize).max(1);
             p.early_stopping_rounds = None;
             refit_rounds = Some(p.n_rounds);
@@ -324,36 +340,35 @@ pub fn fit(
             resume: c.resume,
             stop_after_chunks: c.stop_after_chunks,
         });
-        let (m, _, _) = fit_model(cfg, &both_ds, None, &p, ck.as_ref(), progress)?;
+        let (m, mp, _) = fit_model(cfg, &both_ds, None, &p, ck.as_ref(), progress)?;
         lap("refit", &mut seconds);
-        (m, enc, Some(test_m), both_ds.fingerprint())
+        (m, mp, enc, test_m, both_ds.fingerprint())
     } else {
-        (model, prep.encoders.clone(), None, fingerprint)
+        (model, model_params, encoders, test, fingerprint)
     };
-    let test_m = refit_test.as_ref().unwrap_or(&prep.test);
 
     progress.step("evaluating on the test part");
-    let test_x = matrix_ref(test_m)?;
+    let test_x = matrix_ref(&test)?;
     let test_probs = calibrator.apply_all(&model.predict_proba(test_x)?);
-    let all_starts: Vec<i64> = prep.prefixes.iter().map(|p| p.start_ms).collect();
-    let test_labels: Vec<f32> = prep.test.labels.iter().map(|&l| f32::from(l)).collect();
+    let all_starts: Vec<i64> = prefixes.iter().map(|p| p.start_ms).collect();
+    let test_labels: Vec<f32> = test.labels.iter().map(|&l| f32::from(l)).collect();
     let mut info = ModelInfo::of(&model);
     info.data_fingerprint = fingerprint.clone();
     info.calibration = format!("{:?}", cfg.calibration).to_lowercase();
     let mut report = build_report(ReportInput {
-        title: format!("Purchase intent — {} · {}", cfg.model, prep.spec.protocol),
+        title: format!("Purchase intent — {} · {}", cfg.model, spec.protocol),
         split: format!(
             "test: last {:.0} % of sessions by start ({} prefixes from {})",
-            prep.spec.split.2 * 100.0,
-            prep.test.n_rows,
-            shopsense_events::time::format_ms(prep.split.test_start_ms)
+            spec.split.2 * 100.0,
+            test.n_rows,
+            shopsense_events::time::format_ms(parts.test_start_ms)
         ),
         labels: &test_labels,
         probs: &test_probs,
-        start_ms: &prep.test.start_ms,
+        start_ms: &test.start_ms,
         threshold: choice.threshold,
         period_unit: period_unit(&all_starts),
-        utc_offset_minutes: prep.spec.utc_offset_minutes,
+        utc_offset_minutes: spec.utc_offset_minutes,
         bootstrap: cfg.bootstrap_resamples,
         seed: 17,
         model: info,
@@ -365,37 +380,37 @@ pub fn fit(
     lap("evaluate", &mut seconds);
 
     let split = SplitInfo {
-        fractions: prep.spec.split,
-        valid_start_ms: prep.split.valid_start_ms,
-        test_start_ms: prep.split.test_start_ms,
-        train_rows: prep.train.n_rows,
-        valid_rows: prep.valid.n_rows,
-        test_rows: prep.test.n_rows,
-        train_positives: positives(&prep.train),
-        valid_positives: positives(&prep.valid),
-        test_positives: positives(&prep.test),
+        fractions: spec.split,
+        valid_start_ms: parts.valid_start_ms,
+        test_start_ms: parts.test_start_ms,
+        train_rows,
+        valid_rows,
+        test_rows: test.n_rows,
+        train_positives,
+        valid_positives,
+        test_positives: positives(&test),
     };
     let mut bundle = Bundle::new(&model, fingerprint)?;
-    bundle.feature_spec = serde_json::to_value(&prep.spec)?;
+    bundle.feature_spec = serde_json::to_value(&spec)?;
     bundle.encoders = serde_json::to_value(&encoders)?;
     bundle.calibrator = calibrator;
     bundle.threshold = choice.threshold;
     bundle.threshold_choice = Some(choice.clone());
     let version = model_version(&bundle)?;
-    let test = summarize(
+    let test_summary = summarize(
         &report,
         String::new(),
         version.clone(),
-        prep.spec.protocol.to_string(),
+        spec.protocol.to_string(),
         "test".into(),
-        &prep.test.start_ms,
+        &test.start_ms,
     );
-    bundle.metrics = serde_json::json!({ "validation": validation, "test": test });
+    bundle.metrics = serde_json::json!({ "validation": validation, "test": test_summary });
     bundle.params = serde_json::to_value(IntentParams {
         format: INTENT_FORMAT.into(),
         model: cfg.model,
         model_version: version.clone(),
-        protocol: prep.spec.protocol,
+        protocol: spec.protocol,
         model_params,
         imbalance: cfg.imbalance,
         calibration: cfg.calibration,
@@ -413,12 +428,12 @@ pub fn fit(
     let summary = TrainSummary {
         model: cfg.model,
         model_version: version,
-        protocol: prep.spec.protocol.to_string(),
-        n_features: prep.spec.features.len(),
+        protocol: spec.protocol.to_string(),
+        n_features: spec.features.len(),
         split,
         threshold: choice,
         validation,
-        test,
+        test: test_summary,
         search: search_info,
         rounds: train_log.as_ref().map(|l| l.best_iteration),
         seconds,
@@ -428,7 +443,7 @@ pub fn fit(
         report,
         summary,
         test_probs,
-        test_sessions: prep.test.session.clone(),
+        test_sessions: test.session,
         valid_probs,
     })
 }

@@ -238,7 +238,7 @@ fn choices_are_made_on_validation_never_on_test() {
         ..quick("full", "gbdt")
     };
     let prep = prepare(&t, &s, &cfg.feature_spec().unwrap(), &Silent).unwrap();
-    let a = fit(&t, &s, &cfg, &prep, &Silent).unwrap();
+    let a = fit(&t, &s, &cfg, prep.clone(), &Silent).unwrap();
     // The threshold is the max-F1 threshold of the calibrated validation predictions.
     let valid_labels: Vec<f32> = prep.valid.labels.iter().map(|&l| f32::from(l)).collect();
     let c = choose_threshold(&a.valid_probs, &valid_labels, ThresholdObjective::MaxF1).unwrap();
@@ -248,7 +248,7 @@ fn choices_are_made_on_validation_never_on_test() {
     // only the test metrics see the labels.
     let mut flipped = prep.clone();
     flipped.test.labels.iter_mut().for_each(|l| *l = 1 - *l);
-    let b = fit(&t, &s, &cfg, &flipped, &Silent).unwrap();
+    let b = fit(&t, &s, &cfg, flipped, &Silent).unwrap();
     assert_eq!(b.bundle.model, a.bundle.model);
     assert_eq!(b.bundle.calibrator, a.bundle.calibrator);
     assert_eq!(b.bundle.threshold.to_bits(), a.bundle.threshold.to_bits());
@@ -262,7 +262,7 @@ fn choices_are_made_on_validation_never_on_test() {
     // Validation labels flipped: the threshold moves (it is chosen there).
     let mut vflipped = prep.clone();
     vflipped.valid.labels.iter_mut().for_each(|l| *l = 1 - *l);
-    let v = fit(&t, &s, &cfg, &vflipped, &Silent).unwrap();
+    let v = fit(&t, &s, &cfg, vflipped, &Silent).unwrap();
     assert_ne!(v.bundle.threshold.to_bits(), a.bundle.threshold.to_bits());
 
     // A cost ratio instead of max F1: a missed buyer costing 20 false alarms flags more.
@@ -270,7 +270,7 @@ fn choices_are_made_on_validation_never_on_test() {
         threshold: ThresholdRule::CostRatio { ratio: 20.0 },
         ..cfg.clone()
     };
-    let d = fit(&t, &s, &costly, &prep, &Silent).unwrap();
+    let d = fit(&t, &s, &costly, prep, &Silent).unwrap();
     assert!(d.bundle.threshold <= a.bundle.threshold);
 }
 

@@ -822,7 +822,7 @@ fn train_intent(a: TrainIntentArgs, quiet: bool) -> Result<()> {
         sp.finish_and_clear();
         eprintln!("{n} feature rows -> {}", path.display());
     }
-    let mut outcome = shopsense_intent::fit(&t, &sessions, &cfg, &prep, &bars)?;
+    let mut outcome = shopsense_intent::fit(&t, &sessions, &cfg, prep, &bars)?;
     outcome.summary.seconds.insert("read".into(), t_read);
     outcome.summary.seconds.insert("prepare".into(), t_prep);
     let sp = progress::spinner("writing bundle", quiet);
