@@ -89,7 +89,7 @@ pub struct IntentFeatureArgs {
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub utc_offset_minutes: i32,
     /// Train, validation and test fractions by session start.
-    #[arg(long, value_delimiter = ',', num_args = 3, default_values_t = [0.60, 0.15, 0.25])]
+    #[arg(long, value_name = "TRAIN,VALID,TEST", value_delimiter = ',', default_values_t = [0.60, 0.15, 0.25])]
     pub split: Vec<f64>,
 }
 

@@ -886,9 +886,11 @@ fn train_intent(a: TrainIntentArgs, quiet: bool) -> Result<()> {
         out,
         "model       {}{}; calibration {}; threshold {:.4} ({} on validation)",
         outcome.bundle.model_name,
-        s.rounds
-            .map(|r| format!(", {r} rounds kept"))
-            .unwrap_or_default(),
+        if cfg.refit {
+            " (refitted on training + validation)"
+        } else {
+            ""
+        },
         a.calibration,
         s.threshold.threshold,
         cfg.threshold

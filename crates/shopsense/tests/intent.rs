@@ -261,7 +261,11 @@ fn predict_counts_at_cart_and_features_export() {
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 118);
 
     let f = dir.path().join("features.parquet");
-    ok(bin().arg("features").arg(rees46()).arg("--out").arg(&f));
+    ok(bin()
+        .arg("features")
+        .arg(rees46())
+        .args(["--split", "0.5,0.2,0.3", "--out"])
+        .arg(&f));
     assert_eq!(parquet_rows(&f), 5_065);
     let fc = dir.path().join("features.csv");
     ok(bin()
@@ -386,6 +390,22 @@ fn bad_input_gives_clear_errors_never_a_panic() {
             "x.bundle",
         ]),
         "gbdt model only",
+    );
+    fails_with(
+        bin()
+            .args(["train", "intent"])
+            .arg(rees46())
+            .args(["--split", "0.5,0.5", "--out", "x.bundle"]),
+        "three fractions",
+    );
+    fails_with(
+        bin().args(["train", "intent"]).arg(rees46()).args([
+            "--split",
+            "0.7,0.2,0.2",
+            "--out",
+            "x.bundle",
+        ]),
+        "sum to 1",
     );
 
     // A real bundle of the `full` protocol …
