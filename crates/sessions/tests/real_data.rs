@@ -14,15 +14,16 @@ fn data(p: &str) -> PathBuf {
         .join(p)
 }
 
+/// Reads a bundled sample; the samples are clean, so nothing may be rejected.
+fn load(p: &str) -> shopsense_events::EventTable {
+    let (_, out) = read_file(&data(p), None, &ReadOptions::default()).unwrap();
+    assert!(out.rejects.is_empty(), "{p}: {} rejects", out.rejects.len());
+    out.table
+}
+
 #[test]
 fn rees46_sessions_and_cut_summaries_match_polars() {
-    let (_, out) = read_file(
-        &data("rees46/2019-Oct_head.csv"),
-        None,
-        &ReadOptions::default(),
-    )
-    .unwrap();
-    let t = out.table;
+    let t = load("rees46/2019-Oct_head.csv");
     let s = Sessions::build(&t, &SessionConfig::default());
     assert_eq!(s.len(), 5_066);
     let table = SessionTable::build(&t, &s);
@@ -61,13 +62,7 @@ fn rees46_sessions_and_cut_summaries_match_polars() {
 
 #[test]
 fn taobao_gap_sessions_match_pandas() {
-    let (_, out) = read_file(
-        &data("taobao/UserBehavior_head.csv"),
-        None,
-        &ReadOptions::default(),
-    )
-    .unwrap();
-    let mut t = out.table;
+    let mut t = load("taobao/UserBehavior_head.csv");
     let s = Sessions::build(&t, &SessionConfig::default());
     assert_eq!(s.len(), 14_122);
     let table = SessionTable::build(&t, &s);
@@ -105,13 +100,7 @@ fn taobao_gap_sessions_match_pandas() {
 
 #[test]
 fn export_writes_parquet_and_csv() {
-    let (_, out) = read_file(
-        &data("rees46/2019-Oct_head.csv"),
-        None,
-        &ReadOptions::default(),
-    )
-    .unwrap();
-    let t = out.table;
+    let t = load("rees46/2019-Oct_head.csv");
     let s = Sessions::build(&t, &SessionConfig::default());
     let sum = session_summaries(&t, &s, &SummaryOptions::default());
     let dir = tempfile::tempdir().unwrap();
@@ -130,13 +119,7 @@ fn export_writes_parquet_and_csv() {
 
 #[test]
 fn synth_copies_whole_sessions_in_time_order() {
-    let (_, out) = read_file(
-        &data("rees46/2019-Oct_head.csv"),
-        None,
-        &ReadOptions::default(),
-    )
-    .unwrap();
-    let t = out.table;
+    let t = load("rees46/2019-Oct_head.csv");
     let s = Sessions::build(&t, &SessionConfig::default());
     let mut buf = Vec::new();
     let opts = shopsense_sessions::synth::SynthOptions {
