@@ -31,6 +31,7 @@ pub mod imbalance;
 pub mod io;
 pub mod logistic;
 pub mod metric;
+pub mod registry;
 pub mod rng;
 pub mod search;
 pub mod synth;
@@ -52,6 +53,7 @@ pub use imbalance::{
 };
 pub use logistic::{Logistic, LogisticParams};
 pub use metric::ValidationMetric;
+pub use registry::{Promotion, Registry, VersionInfo};
 pub use rng::SplitMix64;
 pub use search::{random_search, GbdtSpace, SearchConfig, SearchResult, Trial};
 pub use threshold::{choose_threshold, ThresholdChoice, ThresholdObjective};

@@ -26,6 +26,9 @@ pub enum ServeError {
     /// The configuration is not valid.
     #[error("configuration: {0}")]
     Config(String),
+    /// The model registry could not be read or changed.
+    #[error("model registry: {0}")]
+    Registry(#[from] shopsense_models::ModelError),
 }
 
 impl ServeError {

@@ -15,7 +15,6 @@
 mod api;
 pub mod error;
 pub mod metrics;
-pub mod registry;
 pub mod scorer;
 pub mod state;
 pub mod wire;
@@ -23,7 +22,8 @@ pub mod wire;
 pub use api::{openapi_json, ApiDoc};
 pub use error::{ApiError, ServeError};
 pub use metrics::{BinnedReference, DriftMonitor, DriftReference, Metrics};
-pub use registry::{Promotion, Registry, VersionInfo};
+/// The model registry lives in the models crate; re-exported for the server's callers.
+pub use shopsense_models::registry::{Promotion, Registry, VersionInfo};
 pub use scorer::{BundleScorer, Score, Scorer};
 pub use state::{SessionStore, StateLimits};
 

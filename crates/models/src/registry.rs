@@ -12,9 +12,9 @@
 //! Writes are atomic (temporary file, then rename), so a watching server never reads half a
 //! file. These are the operations behind `shopsense models list|show|promote|rollback`.
 
-use crate::error::ServeError;
+use crate::error::ModelError;
 use serde::{Deserialize, Serialize};
-use shopsense_models::Bundle;
+use crate::Bundle;
 use std::path::{Path, PathBuf};
 
 /// A registry directory.
@@ -53,14 +53,14 @@ pub struct Promotion {
     pub previous: Vec<String>,
 }
 
-fn io(context: String) -> impl FnOnce(std::io::Error) -> ServeError {
-    move |e| ServeError::io(context, e)
+fn io(path: PathBuf) -> impl FnOnce(std::io::Error) -> ModelError {
+    move |e| ModelError::io(path, e)
 }
 
-fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), ServeError> {
+fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io(format!("writing {}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(io(format!("renaming to {}", path.display())))
+    std::fs::write(&tmp, bytes).map_err(io(tmp.clone()))?;
+    std::fs::rename(&tmp, path).map_err(io(path.to_path_buf()))
 }
 
 fn valid_name(v: &str) -> bool {
@@ -69,11 +69,11 @@ fn valid_name(v: &str) -> bool {
 
 impl Registry {
     /// Opens (creating when missing) a registry directory.
-    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, ServeError> {
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, ModelError> {
         let dir = dir.into();
         let versions = dir.join("versions");
         std::fs::create_dir_all(&versions)
-            .map_err(io(format!("creating {}", versions.display())))?;
+            .map_err(io(versions.clone()))?;
         Ok(Registry { dir })
     }
 
@@ -90,10 +90,10 @@ impl Registry {
     }
 
     /// Version names, oldest first.
-    pub fn versions(&self) -> Result<Vec<String>, ServeError> {
+    pub fn versions(&self) -> Result<Vec<String>, ModelError> {
         let d = self.dir.join("versions");
         let mut out: Vec<String> = std::fs::read_dir(&d)
-            .map_err(io(format!("reading {}", d.display())))?
+            .map_err(io(d.clone()))?
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 e.file_name()
@@ -108,10 +108,11 @@ impl Registry {
     }
 
     /// Adds a bundle file (checked to load) as the next version; returns its name.
-    pub fn add(&self, bundle: &Path) -> Result<String, ServeError> {
-        let bytes = std::fs::read(bundle).map_err(io(format!("reading {}", bundle.display())))?;
-        Bundle::from_bytes(&bytes)
-            .map_err(|e| ServeError::Model(format!("{}: {e}", bundle.display())))?;
+    pub fn add(&self, bundle: &Path) -> Result<String, ModelError> {
+        let bytes = std::fs::read(bundle).map_err(io(bundle.to_path_buf()))?;
+        Bundle::from_bytes(&bytes).map_err(|e| {
+            ModelError::Invalid(format!("{} is not a loadable bundle: {e}", bundle.display()))
+        })?;
         let next = self
             .versions()?
             .last()
@@ -119,7 +120,7 @@ impl Registry {
             .unwrap_or(0)
             + 1;
         if next > 9999 {
-            return Err(ServeError::Config("the registry is full (v9999)".into()));
+            return Err(ModelError::Invalid("the registry is full (v9999)".into()));
         }
         let version = format!("v{next:04}");
         atomic_write(&self.bundle_path(&version), &bytes)?;
@@ -127,41 +128,42 @@ impl Registry {
     }
 
     /// The promotion state (empty when nothing was promoted).
-    pub fn promotion(&self) -> Result<Promotion, ServeError> {
+    pub fn promotion(&self) -> Result<Promotion, ModelError> {
         let p = self.dir.join("promoted.json");
         match std::fs::read(&p) {
             Ok(b) => serde_json::from_slice(&b)
-                .map_err(|e| ServeError::Config(format!("{}: {e}", p.display()))),
+                .map_err(|e| ModelError::format("registry promotion file", format!("{}: {e}", p.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Promotion::default()),
-            Err(e) => Err(ServeError::io(format!("reading {}", p.display()), e)),
+            Err(e) => Err(ModelError::io(p, e)),
         }
     }
 
-    fn set_promotion(&self, p: &Promotion) -> Result<(), ServeError> {
-        let bytes = serde_json::to_vec_pretty(p).map_err(|e| ServeError::Config(e.to_string()))?;
+    fn set_promotion(&self, p: &Promotion) -> Result<(), ModelError> {
+        let bytes = serde_json::to_vec_pretty(p).map_err(|e| ModelError::format("registry promotion file", e))?;
         atomic_write(&self.dir.join("promoted.json"), &bytes)
     }
 
     /// The promoted version and its bundle file.
-    pub fn promoted(&self) -> Result<Option<(String, PathBuf)>, ServeError> {
+    pub fn promoted(&self) -> Result<Option<(String, PathBuf)>, ModelError> {
         Ok(self.promotion()?.current.map(|v| {
             let p = self.bundle_path(&v);
             (v, p)
         }))
     }
 
-    fn check_exists(&self, version: &str) -> Result<(), ServeError> {
+    fn check_exists(&self, version: &str) -> Result<(), ModelError> {
         if valid_name(version) && self.bundle_path(version).is_file() {
             Ok(())
         } else {
-            Err(ServeError::Config(format!(
-                "no version {version:?} in the registry"
+            Err(ModelError::Invalid(format!(
+                "no version {version:?} in the registry {}",
+                self.dir.display()
             )))
         }
     }
 
     /// Makes `version` the promoted one.
-    pub fn promote(&self, version: &str) -> Result<Promotion, ServeError> {
+    pub fn promote(&self, version: &str) -> Result<Promotion, ModelError> {
         self.check_exists(version)?;
         let mut p = self.promotion()?;
         if p.current.as_deref() == Some(version) {
@@ -176,12 +178,12 @@ impl Registry {
     }
 
     /// Returns to the previously promoted version.
-    pub fn rollback(&self) -> Result<Promotion, ServeError> {
+    pub fn rollback(&self) -> Result<Promotion, ModelError> {
         let mut p = self.promotion()?;
         let back = p
             .previous
             .pop()
-            .ok_or_else(|| ServeError::Config("nothing to roll back to".into()))?;
+            .ok_or_else(|| ModelError::Invalid("nothing to roll back to".into()))?;
         self.check_exists(&back)?;
         p.current = Some(back);
         self.set_promotion(&p)?;
@@ -189,10 +191,10 @@ impl Registry {
     }
 
     /// Details of `version`.
-    pub fn show(&self, version: &str) -> Result<VersionInfo, ServeError> {
+    pub fn show(&self, version: &str) -> Result<VersionInfo, ModelError> {
         self.check_exists(version)?;
         let path = self.bundle_path(version);
-        let b = Bundle::load(&path).map_err(|e| ServeError::Model(format!("{version}: {e}")))?;
+        let b = Bundle::load(&path)?;
         let current = self.promotion()?.current;
         Ok(VersionInfo {
             version: version.to_string(),
@@ -207,7 +209,7 @@ impl Registry {
     }
 
     /// Every version, oldest first.
-    pub fn list(&self) -> Result<Vec<VersionInfo>, ServeError> {
+    pub fn list(&self) -> Result<Vec<VersionInfo>, ModelError> {
         self.versions()?.iter().map(|v| self.show(v)).collect()
     }
 }
