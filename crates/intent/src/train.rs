@@ -232,7 +232,18 @@ pub fn fit(
         std::fs::create_dir_all(&ck.dir).map_err(|e| IntentError::io(&ck.dir, e))?;
     }
     let mut search_info = None;
-    let mut params = cfg.gbdt.clone();
+    let large = cfg.model == ModelChoice::Gbdt
+        && cfg.search_trials == 0
+        && cfg.large_data_rows.is_some_and(|n| prep.train.n_rows >= n);
+    let mut params = if large {
+        tracing::info!(
+            rows = prep.train.n_rows,
+            "large training part: GBDT uses the large-data schedule (set --gbdt-params to choose)"
+        );
+        crate::config::large_data_gbdt_params(&cfg.gbdt)
+    } else {
+        cfg.gbdt.clone()
+    };
     params.seed = cfg.seed;
     params.threads = cfg.threads;
     if cfg.model == ModelChoice::Gbdt && cfg.search_trials > 0 {

@@ -22,9 +22,9 @@ pub mod wire;
 pub use api::{openapi_json, ApiDoc};
 pub use error::{ApiError, ServeError};
 pub use metrics::{BinnedReference, DriftMonitor, DriftReference, Metrics};
+pub use scorer::{BundleScorer, Score, Scorer};
 /// The model registry lives in the models crate; re-exported for the server's callers.
 pub use shopsense_models::registry::{Promotion, Registry, VersionInfo};
-pub use scorer::{BundleScorer, Score, Scorer};
 pub use state::{SessionStore, StateLimits};
 
 use std::net::SocketAddr;

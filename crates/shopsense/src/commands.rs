@@ -790,6 +790,7 @@ fn train_intent(a: TrainIntentArgs, quiet: bool) -> Result<()> {
     cfg.refit = a.refit;
     if let Some(p) = &a.gbdt_params {
         cfg.gbdt = patch_json(&cfg.gbdt, p)?;
+        cfg.large_data_rows = None;
     }
     let ck_dir = a
         .checkpoint_dir
