@@ -41,7 +41,8 @@ pub enum Command {
     /// Scale a real sample up to N events by copying whole real sessions with new ids and
     /// times (REES46 CSV, time order). For scale tests only, never for model quality.
     Synth(SynthArgs),
-    /// The main job on the bundled real samples: ingest, stats and session export.
+    /// The main job on the bundled real samples, end to end: ingest into a Parquet store,
+    /// stats, session export, purchase-intent training with an HTML report, test metrics.
     Demo(DemoArgs),
     /// Train a model (`train intent`: session-level purchase intent).
     #[command(subcommand)]

@@ -1,8 +1,8 @@
 //! One function per command.
 
 use crate::cli::{
-    Cli, Command, DemoArgs, EvalArgs, FeaturesArgs, IngestArgs, InputArgs, IntentFeatureArgs,
-    PredictArgs, SessionizeArgs, StatsArgs, SynthArgs, TrainCommand, TrainIntentArgs,
+    Cli, Command, EvalArgs, FeaturesArgs, IngestArgs, InputArgs, IntentFeatureArgs, PredictArgs,
+    SessionizeArgs, StatsArgs, SynthArgs, TrainCommand, TrainIntentArgs,
 };
 use crate::progress;
 use anyhow::{bail, Context, Result};
@@ -29,7 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Stats(a) => stats(a, quiet),
         Command::Sessionize(a) => sessionize(a, quiet),
         Command::Synth(a) => synth(a, quiet),
-        Command::Demo(a) => demo(a, quiet),
+        Command::Demo(a) => crate::cmd_demo::demo(a, quiet),
         Command::Train(t) => match *t {
             TrainCommand::Intent(a) => train_intent(a, quiet),
         },
@@ -515,49 +515,6 @@ fn ingest(a: IngestArgs, quiet: bool) -> Result<()> {
             "{failed} file(s) over --max-bad-ratio {} were not ingested; see the quarantine files",
             a.max_bad_ratio
         );
-    }
-    Ok(())
-}
-
-fn demo(a: DemoArgs, quiet: bool) -> Result<()> {
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    for (name, file) in [
-        ("rees46", "rees46/2019-Oct_head.csv"),
-        ("taobao", "taobao/UserBehavior_head.csv"),
-    ] {
-        let path = a.data.join(file);
-        let input = InputArgs {
-            inputs: vec![path.clone()],
-            format: None,
-            mapping: None,
-            from: None,
-            to: None,
-            gap_minutes: 30.0,
-            force_gap: false,
-            max_bad_ratio: 0.05,
-            quarantine: None,
-            threads: 0,
-        };
-        let loaded = load(
-            &input,
-            Columns::ALL,
-            &a.out.join(format!("{name}.quarantine.jsonl")),
-            quiet,
-        )?;
-        let cfg = SessionConfig::default();
-        let st = compute_stats(&loaded.table, &loaded.rejects, &cfg);
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "== {name}: {}", path.display())?;
-        print_stats(&mut out, &st)?;
-        let sessions = Sessions::build(&loaded.table, &cfg);
-        let sum = shopsense_sessions::session_summaries(
-            &loaded.table,
-            &sessions,
-            &SummaryOptions::default(),
-        );
-        let out = a.out.join(format!("{name}-sessions.parquet"));
-        shopsense_sessions::write_summaries(&out, &loaded.table, &sessions, &sum)?;
-        writeln!(std::io::stdout(), "session table -> {}\n", out.display())?;
     }
     Ok(())
 }
