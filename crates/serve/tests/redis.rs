@@ -101,7 +101,7 @@ async fn two_replicas_share_sessions_through_redis() {
                 .collect();
         for (i, e) in evs.iter().enumerate() {
             // Alternate replicas: event i goes to replica i % 2.
-            let to = if i % 2 == 0 { a1 } else { a2 };
+            let to = if i.is_multiple_of(2) { a1 } else { a2 };
             let (st, v) = post_json(to, "/v1/events", e, true).await;
             assert_eq!(st, 200, "{v}");
             let split = &v["sessions"][0];
@@ -128,7 +128,7 @@ async fn two_replicas_share_sessions_through_redis() {
         }
         // The last event again, through the other replica: appended once, same score.
         let last = evs.last().unwrap();
-        let to = if evs.len() % 2 == 0 { a1 } else { a2 };
+        let to = if evs.len().is_multiple_of(2) { a1 } else { a2 };
         let (st, v) = post_json(to, "/v1/events", last, true).await;
         assert_eq!(st, 200, "{v}");
         assert_eq!(v["sessions"][0]["events"], evs.len(), "{v}");
