@@ -325,6 +325,12 @@ pub fn fit(
     let valid_probs = calibrator.apply_all(&raw_valid);
     let choice = choose_threshold(&valid_probs, valid_ds.labels(), cfg.threshold.objective())?;
     let validation = metrics(valid_ds.labels(), &valid_probs, choice.threshold)?;
+    let drift_reference = crate::drift::drift_reference(
+        valid_ds.x().view(),
+        valid_ds.feature_names(),
+        &valid_probs,
+        10,
+    );
     progress.done();
 
     // Optional refit on training + validation rows: same rounds per row, same calibration
@@ -416,7 +422,11 @@ pub fn fit(
         "test".into(),
         &test.start_ms,
     );
-    bundle.metrics = serde_json::json!({ "validation": validation, "test": test_summary });
+    bundle.metrics = serde_json::json!({
+        "validation": validation,
+        "test": test_summary,
+        "drift_reference": drift_reference,
+    });
     bundle.params = serde_json::to_value(IntentParams {
         format: INTENT_FORMAT.into(),
         model: cfg.model,

@@ -60,6 +60,11 @@ pub enum Command {
     /// Write the train / validation / test feature matrices of an intent run (Parquet or CSV)
     /// without training, e.g. to train another library on exactly the same inputs.
     Features(FeaturesArgs),
+    /// Serve purchase-intent decisions over HTTP (JSON API under /v1, /metrics, /readyz).
+    Serve(crate::cmd_serve::ServeArgs),
+    /// The model registry: list, show, add, promote, rollback.
+    #[command(subcommand)]
+    Models(crate::cmd_serve::ModelsCommand),
 }
 
 /// `train` subcommands.

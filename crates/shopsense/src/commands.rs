@@ -36,6 +36,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval(a, quiet),
         Command::Predict(a) => predict(a, quiet),
         Command::Features(a) => features(a, quiet),
+        Command::Serve(a) => crate::cmd_serve::serve(a),
+        Command::Models(c) => crate::cmd_serve::models(c),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod cli;
 mod cmd_demo;
+mod cmd_serve;
 mod commands;
 mod progress;
 
