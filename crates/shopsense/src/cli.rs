@@ -324,6 +324,10 @@ pub struct SessionizeArgs {
     /// Keep whole sessions (the session table) instead of cutting at the first purchase.
     #[arg(long)]
     pub no_cut: bool,
+    /// Where the job runs: `local` (in process) or `sc://host:port` (Apache Spark through
+    /// Spark Connect; the input must then be one store made by `shopsense ingest`).
+    #[arg(long, default_value = "local")]
+    pub engine: String,
 }
 
 /// `synth`.

@@ -149,7 +149,7 @@ fn reasons_line(m: &BTreeMap<String, u64>) -> String {
         .join(", ")
 }
 
-fn session_config(input: &InputArgs) -> Result<SessionConfig> {
+pub(crate) fn session_config(input: &InputArgs) -> Result<SessionConfig> {
     if !(input.gap_minutes.is_finite() && input.gap_minutes > 0.0) {
         bail!(
             "--gap-minutes must be a positive number, got {}",
@@ -294,6 +294,9 @@ fn default_quarantine_for(p: &Path) -> PathBuf {
 }
 
 fn sessionize(a: SessionizeArgs, quiet: bool) -> Result<()> {
+    if a.engine.trim() != "local" {
+        return crate::cmd_cluster::sessionize_on_engine(a, quiet);
+    }
     let t0 = Instant::now();
     let cfg = session_config(&a.input)?;
     let q = PathBuf::from(format!("{}.quarantine.jsonl", a.out.display()));

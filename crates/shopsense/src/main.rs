@@ -4,6 +4,7 @@
 mod cli;
 mod cmd_demo;
 mod cmd_serve;
+mod cmd_cluster;
 mod commands;
 mod progress;
 
