@@ -65,6 +65,12 @@ pub enum Command {
     /// The model registry: list, show, add, promote, rollback.
     #[command(subcommand)]
     Models(crate::cmd_serve::ModelsCommand),
+    /// Recommend items to a user (with an optional live session) from a recs bundle.
+    Recommend(crate::cmd_recs::RecommendArgs),
+    /// Items similar to an item, from a recs bundle.
+    Similar(crate::cmd_recs::ItemArgs),
+    /// Users most likely to cart or buy an item next, from a recs bundle.
+    Audience(crate::cmd_recs::ItemArgs),
 }
 
 /// `train` subcommands.
@@ -74,6 +80,12 @@ pub enum TrainCommand {
     /// start (60/15/25), encoders fitted on the training window only, model, calibration and
     /// threshold chosen on validation, metrics on the test part only; writes a bundle.
     Intent(TrainIntentArgs),
+    /// Event-type model: P(view / cart / purchase / …) of an interaction given the session
+    /// so far; temporal split, priors fitted on training only, metrics vs baselines.
+    NextAction(crate::cmd_recs::TrainNextActionArgs),
+    /// Recommendations: co-visitation, embeddings, popularity and a LightGBM ranker;
+    /// offline evaluation on a temporal split; writes a recs bundle.
+    Recs(crate::cmd_recs::TrainRecsArgs),
 }
 
 /// The feature definition of an intent run.

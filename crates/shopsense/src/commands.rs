@@ -32,12 +32,17 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo(a) => crate::cmd_demo::demo(a, quiet),
         Command::Train(t) => match *t {
             TrainCommand::Intent(a) => train_intent(a, quiet),
+            TrainCommand::NextAction(a) => crate::cmd_recs::train_next_action(a, quiet),
+            TrainCommand::Recs(a) => crate::cmd_recs::train_recs(a, quiet),
         },
         Command::Eval(a) => eval(a, quiet),
         Command::Predict(a) => predict(a, quiet),
         Command::Features(a) => features(a, quiet),
         Command::Serve(a) => crate::cmd_serve::serve(a),
         Command::Models(c) => crate::cmd_serve::models(c),
+        Command::Recommend(a) => crate::cmd_recs::recommend(a),
+        Command::Similar(a) => crate::cmd_recs::similar(a),
+        Command::Audience(a) => crate::cmd_recs::audience(a),
     }
 }
 

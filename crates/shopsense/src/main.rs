@@ -5,6 +5,7 @@ mod cli;
 mod cmd_demo;
 mod cmd_serve;
 mod cmd_cluster;
+mod cmd_recs;
 mod commands;
 mod progress;
 
