@@ -2,10 +2,10 @@
 //! only; the work is done by the library crates.
 
 mod cli;
-mod cmd_demo;
-mod cmd_serve;
 mod cmd_cluster;
+mod cmd_demo;
 mod cmd_recs;
+mod cmd_serve;
 mod commands;
 mod progress;
 

@@ -7,8 +7,18 @@
 
 #[path = "../src/cli.rs"]
 mod cli;
+#[path = "../src/cmd_cluster.rs"]
+mod cmd_cluster;
+#[path = "../src/cmd_demo.rs"]
+mod cmd_demo;
+#[path = "../src/cmd_recs.rs"]
+mod cmd_recs;
 #[path = "../src/cmd_serve.rs"]
 mod cmd_serve;
+#[path = "../src/commands.rs"]
+mod commands;
+#[path = "../src/progress.rs"]
+mod progress;
 
 use clap::{CommandFactory, Parser};
 use serde_yaml::Value;

@@ -1,5 +1,5 @@
 //! `sessionize --engine sc://…` on a real Spark standalone cluster (one master, two workers,
-//! a Spark Connect driver; started by scripts/services/spark.sh) against the local path, row
+//! a Spark Connect driver; started by scripts/spark-cluster.sh) against the local path, row
 //! for row, on the real samples and on synthetic data; and with one executor JVM killed
 //! mid-job.
 #![cfg(feature = "spark")]
@@ -25,9 +25,9 @@ fn remote() -> Option<String> {
         _ => {
             assert!(
                 std::env::var("SHOPSENSE_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                "SHOPSENSE_SPARK_REMOTE is not set (source scripts/services/spark.sh)"
+                "SHOPSENSE_SPARK_REMOTE is not set (source scripts/spark-cluster.sh)"
             );
-            eprintln!("skipped: SHOPSENSE_SPARK_REMOTE not set (scripts/services/spark.sh)");
+            eprintln!("skipped: SHOPSENSE_SPARK_REMOTE not set (scripts/spark-cluster.sh)");
             None
         }
     }
