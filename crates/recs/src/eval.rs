@@ -194,6 +194,7 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> RecsError + '_ {
 /// item, level of every training event) and `queries.csv` (task, user, context items
 /// separated by spaces — the user's training history then the session prefix — and the
 /// target item), the same sampled queries as [`evaluate`].
+#[allow(clippy::too_many_arguments)] // mirrors `evaluate`'s inputs one for one
 pub fn export_split(
     dir: &Path,
     t: &EventTable,

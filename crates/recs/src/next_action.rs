@@ -566,13 +566,9 @@ impl NextActionModel {
             .unwrap_or(0);
         let mut maj_probs = Vec::with_capacity(labels.len() * k);
         for _ in &labels {
-            for c in 0..k {
+            for (c, &p) in prior.iter().enumerate().take(k) {
                 // The majority class first, the training frequencies for log-loss.
-                maj_probs.push(if c == maj {
-                    prior[c].max(0.5)
-                } else {
-                    prior[c]
-                });
+                maj_probs.push(if c == maj { p.max(0.5) } else { p });
             }
         }
         let majority = multiclass_metrics(&labels, &maj_probs, k, Some(&m.classes))?;

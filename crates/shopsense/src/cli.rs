@@ -75,6 +75,7 @@ pub enum Command {
 
 /// `train` subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run; boxing buys nothing
 pub enum TrainCommand {
     /// Session-level purchase intent: prefixes under a protocol, temporal split by session
     /// start (60/15/25), encoders fitted on the training window only, model, calibration and
