@@ -29,6 +29,9 @@ pub use metrics::{
     average_precision, brier, log_loss, pr_curve, reliability_curve, roc_auc, roc_curve,
     AtThreshold, BinaryMetrics, Confusion, PrPoint, ReliabilityBin, RocPoint,
 };
-pub use multiclass::{multiclass_metrics, ClassScores, MulticlassMetrics};
+pub use multiclass::{
+    decide, fit_decision_weights, multiclass_metrics, multiclass_metrics_weighted, ClassScores,
+    MulticlassMetrics,
+};
 pub use period::{per_period, PeriodMetrics};
 pub use report::{Comparison, Importance, ModelInfo, Report, ReportOptions};

@@ -15,7 +15,10 @@ use crate::data::{kind_level, session_start};
 use crate::embed;
 use crate::error::{RecsError, Result};
 use serde::{Deserialize, Serialize};
-use shopsense_eval::{multiclass_metrics, MulticlassMetrics};
+use shopsense_eval::{
+    decide, fit_decision_weights, multiclass_metrics, multiclass_metrics_weighted,
+    MulticlassMetrics,
+};
 use shopsense_events::{EventTable, NONE};
 use shopsense_models::{
     train_gbdt, undersample, Dataset, Estimator, ForestParams, Gbdt, GbdtParams, Matrix, MatrixRef,
@@ -132,8 +135,14 @@ pub struct NextActionReport {
     pub rebalance: Rebalance,
     /// Boosting rounds kept.
     pub rounds: usize,
-    /// The model on the test part.
+    /// The model on the test part, deciding with the validation-fitted decision weights.
     pub model: MulticlassMetrics,
+    /// The model on the test part, deciding by plain argmax.
+    #[serde(default)]
+    pub model_argmax: Option<MulticlassMetrics>,
+    /// Per-class decision weights fitted on the validation part (macro-F1).
+    #[serde(default)]
+    pub decision_weights: Vec<f64>,
     /// Majority class (training frequencies as probabilities).
     pub majority: MulticlassMetrics,
     /// Seed-style baseline (one-vs-rest 20-tree depth-5 forests on 1:1 undersampled rows).
@@ -162,6 +171,10 @@ pub struct NextActionModel {
     priors: Priors,
     item_emb: HashMap<String, Vec<f32>>,
     user_counts: HashMap<String, Vec<u32>>,
+    /// Per-class weights of the decision (`argmax w·p`), fitted on the validation part for
+    /// macro-F1; empty means plain argmax.
+    #[serde(default)]
+    pub decision_weights: Vec<f64>,
     /// LightGBM model text.
     pub gbdt_text: String,
     /// The test report.
@@ -454,6 +467,7 @@ impl NextActionModel {
             priors: pr,
             item_emb,
             user_counts,
+            decision_weights: Vec::new(),
             gbdt_text: String::new(),
             report: None,
             gbdt: None,
@@ -555,10 +569,21 @@ impl NextActionModel {
         let mut gp = p.gbdt.clone();
         gp.n_classes = k.max(2);
         let (g, _) = train_gbdt(&fit_ds, Some(&valid_ds), &gp, None)?;
+        // Decision weights for macro-F1, chosen on the validation part only.
+        let va_probs = g.predict_proba_multi(valid_ds.x().view())?;
+        let va_labels: Vec<usize> = valid_ds.labels().iter().map(|&c| c as usize).collect();
+        m.decision_weights = fit_decision_weights(&va_labels, &va_probs, k)?;
         let xte_ref = MatrixRef::new(&xte, yte.len(), nf)?;
         let probs = g.predict_proba_multi(xte_ref)?;
         let labels: Vec<usize> = yte.iter().map(|&c| c as usize).collect();
-        let model_m = multiclass_metrics(&labels, &probs, k, Some(&m.classes))?;
+        let model_m = multiclass_metrics_weighted(
+            &labels,
+            &probs,
+            k,
+            Some(&m.classes),
+            Some(&m.decision_weights),
+        )?;
+        let model_argmax = multiclass_metrics(&labels, &probs, k, Some(&m.classes))?;
         let tot: f64 = counts.iter().sum::<usize>() as f64;
         let prior: Vec<f64> = counts.iter().map(|&c| c as f64 / tot).collect();
         let maj = (0..k)
@@ -612,6 +637,8 @@ impl NextActionModel {
             rebalance: p.rebalance,
             rounds: g.n_iterations(),
             model: model_m,
+            model_argmax: Some(model_argmax),
+            decision_weights: m.decision_weights.clone(),
             majority,
             seed_rf,
             importance,
@@ -663,6 +690,19 @@ impl NextActionModel {
         let nf = x.len();
         let p = g.predict_proba_multi(MatrixRef::new(&x, 1, nf)?)?;
         Ok(self.classes.iter().cloned().zip(p).collect())
+    }
+
+    /// Whether the bundle holds history counts of `user` (from its training window).
+    pub fn knows_user(&self, user: &str) -> bool {
+        self.user_counts.contains_key(user)
+    }
+
+    /// The decided class of [`NextActionModel::predict`]'s probabilities: the largest
+    /// `decision_weight · p` (weights fitted on the validation part for macro-F1).
+    pub fn decide(&self, probs: &[(String, f64)]) -> Option<String> {
+        let p: Vec<f64> = probs.iter().map(|x| x.1).collect();
+        let w = (!self.decision_weights.is_empty()).then_some(self.decision_weights.as_slice());
+        probs.get(decide(&p, w)).map(|x| x.0.clone())
     }
 
     /// Saves the bundle (JSON, atomic).

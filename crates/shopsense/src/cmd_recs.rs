@@ -283,11 +283,17 @@ pub fn train_next_action(a: TrainNextActionArgs, quiet: bool) -> Result<()> {
         r.rows,
         r.rounds
     )?;
-    for (name, mm) in [
-        ("model", &r.model),
-        ("majority", &r.majority),
-        ("seed-rf", &r.seed_rf),
-    ] {
+    let mut rows = vec![("model", &r.model)];
+    if let Some(m) = &r.model_argmax {
+        rows.push(("argmax", m));
+    }
+    rows.extend([("majority", &r.majority), ("seed-rf", &r.seed_rf)]);
+    writeln!(
+        out,
+        "  decision weights (fitted on validation): {:?}",
+        r.decision_weights
+    )?;
+    for (name, mm) in rows {
         writeln!(
             out,
             "  {name:<9} macro-F1 {:.4} accuracy {:.4} log-loss {:.4}",
