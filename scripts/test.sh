@@ -22,7 +22,10 @@ for s in scripts/services/*.sh; do
   . "$s"
 done
 echo "== cargo test"
-cargo test --workspace --quiet 2>&1 | tee "${TMPDIR:-/tmp}/shopsense-test.log"
+# --no-fail-fast: every test binary runs, so one failure does not hide the others.
+status=0
+cargo test --workspace --no-fail-fast --quiet 2>&1 | tee "${TMPDIR:-/tmp}/shopsense-test.log" || status=$?
 # One closing line for the whole run.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' \
   "${TMPDIR:-/tmp}/shopsense-test.log"
+exit "$status"

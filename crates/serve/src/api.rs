@@ -2,8 +2,9 @@
 
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::wire::{
-    check_batch, check_k, decode, decode_events, EventIn, EventsOut, Health, HistoryIn, Id,
-    IntentIn, IntentOut, KQuery, NextActionIn, RecQuery, ReloadOut, SessionScore, Time,
+    check_batch, check_k, decode, decode_events, AudienceOut, EventIn, EventsOut, Health,
+    HistoryIn, Id, IntentIn, IntentOut, KQuery, KindProbability, NextActionIn, NextActionOut,
+    RecQuery, RecommendationsOut, ReloadOut, ScoredId, SessionScore, SimilarOut, Time,
 };
 use crate::{now_ms, AppState};
 use axum::body::Body;
@@ -16,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use shopsense_events::Event;
+use shopsense_recs::next_action::ActionEvent;
+use shopsense_recs::SessionEvent;
 use std::sync::Arc;
 use std::time::Instant;
 use utoipa::OpenApi;
@@ -58,6 +61,12 @@ type St = State<Arc<AppState>>;
         EventsOut,
         SessionScore,
         NextActionIn,
+        NextActionOut,
+        KindProbability,
+        ScoredId,
+        RecommendationsOut,
+        SimilarOut,
+        AudienceOut,
         Health,
         ReloadOut
     ))
@@ -345,25 +354,120 @@ async fn post_intent(
     }))
 }
 
+fn state_unavailable(e: crate::error::ServeError) -> ApiError {
+    tracing::error!(error = %e, "online state");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "state_unavailable",
+        "the online state is not reachable",
+    )
+}
+
+/// The session context: the named live session, else the user's most recent live one.
+async fn live_context(
+    st: &AppState,
+    user_id: &str,
+    session_id: Option<&str>,
+) -> Result<(Option<String>, Vec<Event>), ApiError> {
+    match session_id {
+        Some(sid) => {
+            let evs = st
+                .store
+                .session_events(sid)
+                .await
+                .map_err(state_unavailable)?;
+            Ok(match evs {
+                Some(evs) => (Some(sid.to_string()), evs),
+                None => (None, Vec::new()),
+            })
+        }
+        None => Ok(
+            match st
+                .store
+                .latest_of_user(user_id)
+                .await
+                .map_err(state_unavailable)?
+            {
+                Some((sid, evs)) => (Some(sid), evs),
+                None => (None, Vec::new()),
+            },
+        ),
+    }
+}
+
+fn recs_error(e: shopsense_recs::RecsError) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+fn scored(v: Vec<shopsense_recs::Scored>) -> Vec<ScoredId> {
+    v.into_iter()
+        .map(|s| ScoredId {
+            id: s.id,
+            score: s.score,
+        })
+        .collect()
+}
+
 /// Kind probabilities (view, cart, purchase, …) for a user × item (× session).
 #[utoipa::path(
     post,
     path = "/v1/next-action",
     request_body = NextActionIn,
     responses(
+        (status = 200, description = "Kind probabilities and the decided kind", body = NextActionOut),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid", body = ErrorBody),
-        (status = 503, description = "The next-action model is not loaded (not built yet)", body = ErrorBody)
+        (status = 503, description = "The next-action model is not loaded", body = ErrorBody)
     )
 )]
 async fn post_next_action(
     State(st): St,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Json<NextActionOut>, ApiError> {
     let bytes = read_body(&st, &headers, body).await?;
-    let _req: NextActionIn = decode(&bytes)?;
-    Err(ApiError::model_not_loaded("next-action"))
+    let req: NextActionIn = decode(&bytes)?;
+    let q = req.validate()?;
+    let model = st
+        .next_action()
+        .ok_or_else(|| ApiError::model_not_loaded("next-action"))?;
+    let (session_id, events) = live_context(&st, &q.user_id, q.session_id.as_deref()).await?;
+    let session: Vec<ActionEvent> = events
+        .iter()
+        .map(|e| ActionEvent {
+            item: e.item_id.clone(),
+            category: e.category_id.clone(),
+            brand: e.brand.clone(),
+            price: e.price,
+            time_ms: e.time_ms,
+            kind: Some(e.kind.name().to_string()),
+        })
+        .collect();
+    let cur = ActionEvent {
+        item: q.item_id.clone(),
+        category: q.category_id,
+        brand: q.brand,
+        price: q.price,
+        time_ms: q.time_ms.unwrap_or_else(now_ms),
+        kind: None,
+    };
+    let probs = model
+        .predict(&q.user_id, &session, &cur)
+        .map_err(recs_error)?;
+    let decision = model.decide(&probs).unwrap_or_default();
+    Ok(Json(NextActionOut {
+        known_user: model.knows_user(&q.user_id),
+        user_id: q.user_id,
+        item_id: q.item_id,
+        probabilities: probs
+            .into_iter()
+            .map(|(kind, probability)| KindProbability { kind, probability })
+            .collect(),
+        decision,
+        session_id,
+        session_events: session.len(),
+    }))
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -399,57 +503,126 @@ fn path_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     path = "/v1/recommendations",
     params(RecQuery),
     responses(
+        (status = 200, description = "Items, best first (a popularity list for a cold user)", body = RecommendationsOut),
         (status = 422, description = "A parameter is missing or invalid", body = ErrorBody),
-        (status = 503, description = "The recommendation model is not loaded (not built yet)", body = ErrorBody)
+        (status = 503, description = "The recommendation model is not loaded", body = ErrorBody)
     )
 )]
 async fn get_recommendations(
+    State(st): St,
     q: Result<Query<RecQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<RecommendationsOut>, ApiError> {
     let q = query(q)?;
-    check_k(q.k)?;
+    let k = check_k(q.k)?;
     if q.user_id.is_empty() || q.user_id.len() > crate::wire::MAX_ID_LEN {
         return Err(ApiError::invalid("user_id", "must be 1 to 256 bytes"));
     }
-    Err(ApiError::model_not_loaded("recommendation"))
+    if let Some(s) = &q.session_id {
+        if s.is_empty() || s.len() > crate::wire::MAX_ID_LEN {
+            return Err(ApiError::invalid("session_id", "must be 1 to 256 bytes"));
+        }
+    }
+    let model = st
+        .recs()
+        .ok_or_else(|| ApiError::model_not_loaded("recommendation"))?;
+    let (session_id, events) = live_context(&st, &q.user_id, q.session_id.as_deref()).await?;
+    let session: Vec<SessionEvent> = events
+        .iter()
+        .map(|e| SessionEvent {
+            item: e.item_id.clone(),
+            kind: e.kind.name().to_string(),
+        })
+        .collect();
+    let r = model
+        .recommend(&q.user_id, &session, k, q.include_bought.unwrap_or(false))
+        .map_err(recs_error)?;
+    Ok(Json(RecommendationsOut {
+        user_id: q.user_id,
+        cold_start: r.cold_start,
+        session_id,
+        session_events: session.len(),
+        items: scored(r.items),
+    }))
 }
 
-/// Items similar to an item.
+/// Items similar to an item (an unknown item gets the recent popularity list, `cold_start`).
 #[utoipa::path(
     get,
     path = "/v1/items/{id}/similar",
     params(("id" = String, Path, description = "Item id"), KQuery),
     responses(
+        (status = 200, description = "Items, most similar first", body = SimilarOut),
         (status = 422, description = "A parameter is invalid", body = ErrorBody),
-        (status = 503, description = "The item-similarity model is not loaded (not built yet)", body = ErrorBody)
+        (status = 503, description = "The recommendation model is not loaded", body = ErrorBody)
     )
 )]
 async fn get_similar(
+    State(st): St,
     p: Result<Path<String>, PathRejection>,
     q: Result<Query<KQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    path_id(p)?;
-    check_k(query(q)?.k)?;
-    Err(ApiError::model_not_loaded("item-similarity"))
+) -> Result<Json<SimilarOut>, ApiError> {
+    let id = path_id(p)?;
+    let k = check_k(query(q)?.k)?;
+    let model = st
+        .recs()
+        .ok_or_else(|| ApiError::model_not_loaded("recommendation"))?;
+    match model.similar(&id, k) {
+        Ok(v) => Ok(Json(SimilarOut {
+            item_id: id,
+            cold_start: false,
+            items: scored(v),
+        })),
+        Err(shopsense_recs::RecsError::UnknownItem(_)) => {
+            let r = model.recommend("", &[], k, true).map_err(recs_error)?;
+            Ok(Json(SimilarOut {
+                item_id: id,
+                cold_start: true,
+                items: scored(r.items),
+            }))
+        }
+        Err(e) => Err(recs_error(e)),
+    }
 }
 
-/// Users most likely to buy an item.
+/// Users most likely to cart or buy an item (an unknown item has no audience: empty list).
 #[utoipa::path(
     get,
     path = "/v1/items/{id}/audience",
     params(("id" = String, Path, description = "Item id"), KQuery),
     responses(
+        (status = 200, description = "Users, most likely first", body = AudienceOut),
         (status = 422, description = "A parameter is invalid", body = ErrorBody),
-        (status = 503, description = "The audience model is not loaded (not built yet)", body = ErrorBody)
+        (status = 503, description = "The recommendation model is not loaded", body = ErrorBody)
     )
 )]
 async fn get_audience(
+    State(st): St,
     p: Result<Path<String>, PathRejection>,
     q: Result<Query<KQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    path_id(p)?;
-    check_k(query(q)?.k)?;
-    Err(ApiError::model_not_loaded("audience"))
+) -> Result<Json<AudienceOut>, ApiError> {
+    let id = path_id(p)?;
+    let k = check_k(query(q)?.k)?;
+    let model = st
+        .recs()
+        .ok_or_else(|| ApiError::model_not_loaded("recommendation"))?;
+    let item = id.clone();
+    // Scores up to a few thousand users: off the async workers.
+    let r = tokio::task::spawn_blocking(move || model.audience(&item, k))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    match r {
+        Ok(v) => Ok(Json(AudienceOut {
+            item_id: id,
+            known_item: true,
+            users: scored(v),
+        })),
+        Err(shopsense_recs::RecsError::UnknownItem(_)) => Ok(Json(AudienceOut {
+            item_id: id,
+            known_item: false,
+            users: Vec::new(),
+        })),
+        Err(e) => Err(recs_error(e)),
+    }
 }
 
 /// Reload the configured intent bundle (or the registry's promoted version) and hot-swap it (in-flight requests finish on the old one).
@@ -466,7 +639,9 @@ async fn get_audience(
 )]
 async fn post_reload(State(st): St, headers: HeaderMap) -> Result<Json<ReloadOut>, ApiError> {
     check_key(&st, &headers)?;
-    if st.config.bundle.is_none() && st.config.registry.is_none() {
+    let intent = st.config.bundle.is_some() || st.config.registry.is_some();
+    let side = st.config.recs_bundle.is_some() || st.config.next_action_bundle.is_some();
+    if !intent && !side {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "no_bundle_configured",
@@ -474,11 +649,22 @@ async fn post_reload(State(st): St, headers: HeaderMap) -> Result<Json<ReloadOut
         ));
     }
     let st2 = st.clone();
-    let r = tokio::task::spawn_blocking(move || st2.load_model())
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let r = tokio::task::spawn_blocking(move || -> Result<ReloadOut, crate::ServeError> {
+        let model_version = if intent {
+            st2.load_model()?
+        } else {
+            String::new()
+        };
+        let also_loaded = st2.load_side_models()?;
+        Ok(ReloadOut {
+            model_version,
+            also_loaded,
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
     match r {
-        Ok(v) => Ok(Json(ReloadOut { model_version: v })),
+        Ok(v) => Ok(Json(v)),
         Err(e) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bundle_not_loaded",
@@ -496,28 +682,22 @@ async fn healthz(State(st): St) -> Json<Health> {
     })
 }
 
-/// Readiness: 200 once the intent model is loaded.
+/// Readiness: 200 once the intent model and every other configured model are loaded.
 #[utoipa::path(
     get,
     path = "/readyz",
     responses((status = 200, body = Health), (status = 503, body = Health))
 )]
 async fn readyz(State(st): St) -> (StatusCode, Json<Health>) {
-    match st.model() {
-        Some(m) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ready".into(),
-                model_version: Some(m.scorer.version().to_string()),
-            }),
-        ),
-        None => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "not_ready".into(),
-                model_version: None,
-            }),
-        ),
+    let ready = st.all_loaded();
+    let health = Json(Health {
+        status: if ready { "ready" } else { "not_ready" }.into(),
+        model_version: st.model().map(|m| m.scorer.version().to_string()),
+    });
+    if ready {
+        (StatusCode::OK, health)
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, health)
     }
 }
 

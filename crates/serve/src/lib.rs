@@ -29,6 +29,8 @@ pub use scorer::{BundleScorer, Score, Scorer};
 pub use shopsense_models::registry::{Promotion, Registry, VersionInfo};
 pub use state::{SessionStore, StateLimits};
 
+use shopsense_recs::{NextActionModel, RecsModel};
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -44,6 +46,11 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     /// The intent bundle to load at start and on `POST /v1/admin/reload`.
     pub bundle: Option<PathBuf>,
+    /// A recommendation bundle (`shopsense train recs`) for `/v1/recommendations`,
+    /// `/v1/items/{id}/similar` and `/v1/items/{id}/audience`; loaded at start and on reload.
+    pub recs_bundle: Option<PathBuf>,
+    /// A next-action bundle (`shopsense train next-action`) for `/v1/next-action`.
+    pub next_action_bundle: Option<PathBuf>,
     /// A model registry (instead of `bundle`): the server loads the promoted version and
     /// follows promotions and rollbacks, hot-swapping the model.
     pub registry: Option<PathBuf>,
@@ -79,6 +86,8 @@ impl Default for ServeConfig {
         ServeConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             bundle: None,
+            recs_bundle: None,
+            next_action_bundle: None,
             registry: None,
             watch_interval: Duration::from_secs(2),
             state_path: None,
@@ -105,6 +114,10 @@ pub(crate) struct Loaded {
 pub(crate) struct AppState {
     pub(crate) config: ServeConfig,
     pub(crate) model: RwLock<Option<Arc<Loaded>>>,
+    /// The recommendation model, when configured and loaded.
+    pub(crate) recs: RwLock<Option<Arc<RecsModel>>>,
+    /// The next-action model, when configured and loaded.
+    pub(crate) next_action: RwLock<Option<Arc<NextActionModel>>>,
     pub(crate) store: Arc<dyn OnlineState>,
     /// The same store when it is the in-memory one (snapshots).
     pub(crate) memory: Option<Arc<SessionStore>>,
@@ -116,6 +129,48 @@ pub(crate) struct AppState {
 impl AppState {
     pub(crate) fn model(&self) -> Option<Arc<Loaded>> {
         self.model.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn recs(&self) -> Option<Arc<RecsModel>> {
+        self.recs.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn next_action(&self) -> Option<Arc<NextActionModel>> {
+        self.next_action
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Readiness: every configured model is loaded, and at least one model is.
+    pub(crate) fn all_loaded(&self) -> bool {
+        let intent = self.model().is_some();
+        let intent_configured = self.config.bundle.is_some() || self.config.registry.is_some();
+        (intent || !intent_configured)
+            && (self.config.recs_bundle.is_none() || self.recs().is_some())
+            && (self.config.next_action_bundle.is_none() || self.next_action().is_some())
+            && (intent || self.recs().is_some() || self.next_action().is_some())
+    }
+
+    /// Loads the configured recommendation and next-action bundles (blocking) and swaps them
+    /// in; on failure the old ones keep serving. Returns what was loaded.
+    pub(crate) fn load_side_models(&self) -> Result<Vec<String>, ServeError> {
+        let mut done = Vec::new();
+        if let Some(p) = &self.config.recs_bundle {
+            let r = RecsModel::load(p).map_err(|e| ServeError::Config(e.to_string()));
+            self.metrics.reload(r.is_ok());
+            *self.recs.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(r?));
+            tracing::info!(path = %p.display(), "recommendation model loaded");
+            done.push(format!("recs:{}", p.display()));
+        }
+        if let Some(p) = &self.config.next_action_bundle {
+            let r = NextActionModel::load(p).map_err(|e| ServeError::Config(e.to_string()));
+            self.metrics.reload(r.is_ok());
+            *self.next_action.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(r?));
+            tracing::info!(path = %p.display(), "next-action model loaded");
+            done.push(format!("next-action:{}", p.display()));
+        }
+        Ok(done)
     }
 
     /// Loads the configured bundle, or the registry's promoted version (blocking), and swaps
@@ -283,6 +338,8 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
     let state = Arc::new(AppState {
         config,
         model: RwLock::new(None),
+        recs: RwLock::new(None),
+        next_action: RwLock::new(None),
         store,
         memory,
         metrics: Metrics::new(),
@@ -294,6 +351,14 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
         tokio::task::spawn_blocking(move || {
             if let Err(e) = st.load_model() {
                 tracing::error!(error = %e, "intent model not loaded");
+            }
+        });
+    }
+    if state.config.recs_bundle.is_some() || state.config.next_action_bundle.is_some() {
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = st.load_side_models() {
+                tracing::error!(error = %e, "recommendation / next-action model not loaded");
             }
         });
     }

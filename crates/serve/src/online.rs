@@ -37,6 +37,9 @@ pub struct StateSizes {
     pub events: usize,
 }
 
+/// A user's live session: its id and events.
+pub type UserSession = (String, Vec<Event>);
+
 /// Online session state shared by the handlers.
 pub trait OnlineState: Send + Sync {
     /// `"memory"` or `"redis"`.
@@ -53,6 +56,16 @@ pub trait OnlineState: Send + Sync {
     fn sizes(&self) -> BoxFuture<'_, Result<StateSizes, ServeError>>;
     /// Closes sessions untouched for longer than the TTL; returns how many.
     fn evict_expired(&self, now_ms: i64) -> BoxFuture<'_, Result<usize, ServeError>>;
+    /// The events of a live session, if it is live.
+    fn session_events<'a>(
+        &'a self,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<Event>>, ServeError>>;
+    /// The user's most recent live session (by its latest event time) and its events.
+    fn latest_of_user<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserSession>, ServeError>>;
 }
 
 impl OnlineState for SessionStore {
@@ -78,6 +91,22 @@ impl OnlineState for SessionStore {
     fn evict_expired(&self, now_ms: i64) -> BoxFuture<'_, Result<usize, ServeError>> {
         let n = SessionStore::evict_expired(self, now_ms);
         Box::pin(std::future::ready(Ok(n)))
+    }
+
+    fn session_events<'a>(
+        &'a self,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<Event>>, ServeError>> {
+        let s = self.get(session_id).map(|s| s.events);
+        Box::pin(std::future::ready(Ok(s)))
+    }
+
+    fn latest_of_user<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserSession>, ServeError>> {
+        let s = SessionStore::latest_of_user(self, user_id).map(|(k, s)| (k, s.events));
+        Box::pin(std::future::ready(Ok(s)))
     }
 }
 
@@ -398,6 +427,47 @@ impl RedisState {
         })
     }
 
+    async fn events_inner(&self, session_id: &str) -> Result<Option<Vec<Event>>, ServeError> {
+        let mut con = self.con.clone();
+        let live: Vec<String> = redis::cmd("LRANGE")
+            .arg(self.key("ev", session_id))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut con)
+            .await
+            .map_err(|e| redis_err("reading a session", e))?;
+        if live.is_empty() {
+            return Ok(None);
+        }
+        let evs = live
+            .iter()
+            .map(|j| {
+                serde_json::from_str::<Event>(j)
+                    .map_err(|e| ServeError::State(format!("stored event of {session_id}: {e}")))
+            })
+            .collect::<Result<Vec<Event>, ServeError>>()?;
+        Ok(Some(evs))
+    }
+
+    async fn latest_inner(&self, user_id: &str) -> Result<Option<UserSession>, ServeError> {
+        let mut con = self.con.clone();
+        let sids: Vec<String> = redis::cmd("HKEYS")
+            .arg(self.key("user", user_id))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| redis_err("reading a user", e))?;
+        let mut best: Option<(i64, String, Vec<Event>)> = None;
+        for sid in sids {
+            if let Some(evs) = self.events_inner(&sid).await? {
+                let last = evs.iter().map(|e| e.time_ms).max().unwrap_or(i64::MIN);
+                if best.as_ref().is_none_or(|b| last > b.0) {
+                    best = Some((last, sid, evs));
+                }
+            }
+        }
+        Ok(best.map(|(_, s, e)| (s, e)))
+    }
+
     async fn evict_inner(&self, now_ms: i64) -> Result<usize, ServeError> {
         // Redis expires the session keys itself; this only drops them from the live index.
         let mut con = self.con.clone();
@@ -432,5 +502,19 @@ impl OnlineState for RedisState {
 
     fn evict_expired(&self, now_ms: i64) -> BoxFuture<'_, Result<usize, ServeError>> {
         Box::pin(self.evict_inner(now_ms))
+    }
+
+    fn session_events<'a>(
+        &'a self,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<Event>>, ServeError>> {
+        Box::pin(self.events_inner(session_id))
+    }
+
+    fn latest_of_user<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserSession>, ServeError>> {
+        Box::pin(self.latest_inner(user_id))
     }
 }

@@ -259,11 +259,176 @@ pub struct IntentOut {
 pub struct NextActionIn {
     /// User id.
     pub user_id: Id,
-    /// Item id.
+    /// Item id (alias `product_id`).
+    #[serde(alias = "product_id")]
     pub item_id: Id,
-    /// Live session id, if any.
-    #[serde(default)]
+    /// Live session id: its events so far are the session context. When absent, the user's
+    /// most recent live session is used, if any.
+    #[serde(default, alias = "user_session")]
     pub session_id: Option<Id>,
+    /// Category id of the item, if known.
+    #[serde(default)]
+    pub category_id: Option<Id>,
+    /// Brand of the item, if known.
+    #[serde(default)]
+    pub brand: Option<String>,
+    /// Price of the item, if known (finite, ≥ 0).
+    #[serde(default)]
+    pub price: Option<f64>,
+    /// Time of the interaction (default: now).
+    #[serde(default, alias = "event_time", alias = "time_ms")]
+    pub time: Option<Time>,
+}
+
+/// A validated [`NextActionIn`].
+#[derive(Debug, Clone)]
+pub struct NextActionQuery {
+    /// User id.
+    pub user_id: String,
+    /// Item id.
+    pub item_id: String,
+    /// Session id, if given.
+    pub session_id: Option<String>,
+    /// Category id.
+    pub category_id: Option<String>,
+    /// Brand.
+    pub brand: Option<String>,
+    /// Price.
+    pub price: Option<f64>,
+    /// Time (UTC ms), if given.
+    pub time_ms: Option<i64>,
+}
+
+fn time_ms_of(t: Time, field: &str) -> Result<i64, ApiError> {
+    let ms = match t {
+        Time::Ms(ms) => ms,
+        Time::Text(s) => {
+            if !s.is_ascii() || s.len() > 64 {
+                return Err(ApiError::invalid(field, "not a valid time"));
+            }
+            shopsense_events::time::parse_time_arg(&s).ok_or_else(|| {
+                ApiError::invalid(
+                    field,
+                    "not a valid time (RFC 3339, `YYYY-MM-DD HH:MM:SS[ UTC]` or UTC ms)",
+                )
+            })?
+        }
+    };
+    if !(0..=253_402_300_799_999).contains(&ms) {
+        return Err(ApiError::invalid(field, "out of range"));
+    }
+    Ok(ms)
+}
+
+impl NextActionIn {
+    /// Validates the fields (ids non-empty and short, price finite and ≥ 0, time valid).
+    pub fn validate(self) -> Result<NextActionQuery, ApiError> {
+        let user_id =
+            check_id("user_id".into(), self.user_id.into_string(), true)?.unwrap_or_default();
+        let item_id =
+            check_id("item_id".into(), self.item_id.into_string(), true)?.unwrap_or_default();
+        let session_id = match self.session_id {
+            Some(s) => check_id("session_id".into(), s.into_string(), false)?,
+            None => None,
+        };
+        let category_id = match self.category_id {
+            Some(s) => check_id("category_id".into(), s.into_string(), false)?,
+            None => None,
+        };
+        let brand = match self.brand {
+            Some(s) => check_id("brand".into(), s, false)?,
+            None => None,
+        };
+        if let Some(p) = self.price {
+            if !p.is_finite() || p < 0.0 {
+                return Err(ApiError::invalid("price", "must be a finite number ≥ 0"));
+            }
+        }
+        let time_ms = self.time.map(|t| time_ms_of(t, "time")).transpose()?;
+        Ok(NextActionQuery {
+            user_id,
+            item_id,
+            session_id,
+            category_id,
+            brand,
+            price: self.price,
+            time_ms,
+        })
+    }
+}
+
+/// Probability of one kind.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KindProbability {
+    /// Kind name (`view`, `cart`, `purchase`, …).
+    pub kind: String,
+    /// Probability.
+    pub probability: f64,
+}
+
+/// `POST /v1/next-action` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NextActionOut {
+    /// User id.
+    pub user_id: String,
+    /// Item id.
+    pub item_id: String,
+    /// Kind probabilities in the model's class order (they sum to 1).
+    pub probabilities: Vec<KindProbability>,
+    /// The decided kind (largest validation-tuned weight × probability).
+    pub decision: String,
+    /// Live session used as context, if any.
+    pub session_id: Option<String>,
+    /// Events of that session used.
+    pub session_events: usize,
+    /// Whether the bundle knows the user's history.
+    pub known_user: bool,
+}
+
+/// An item or user with its score.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScoredId {
+    /// Item or user id.
+    pub id: String,
+    /// Score (higher is better).
+    pub score: f64,
+}
+
+/// `GET /v1/recommendations` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecommendationsOut {
+    /// User id.
+    pub user_id: String,
+    /// True when nothing is known of the user or the session (recent popularity list).
+    pub cold_start: bool,
+    /// Live session used as context, if any.
+    pub session_id: Option<String>,
+    /// Events of that session used.
+    pub session_events: usize,
+    /// Items, best first.
+    pub items: Vec<ScoredId>,
+}
+
+/// `GET /v1/items/{id}/similar` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SimilarOut {
+    /// Item id.
+    pub item_id: String,
+    /// True when the item is unknown to the bundle: the list is then recent popularity.
+    pub cold_start: bool,
+    /// Items, most similar first.
+    pub items: Vec<ScoredId>,
+}
+
+/// `GET /v1/items/{id}/audience` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AudienceOut {
+    /// Item id.
+    pub item_id: String,
+    /// False when the item is unknown to the bundle (no audience can be scored: empty list).
+    pub known_item: bool,
+    /// Users, most likely first.
+    pub users: Vec<ScoredId>,
 }
 
 /// `?k=` of the item endpoints.
@@ -282,6 +447,10 @@ pub struct RecQuery {
     pub user_id: String,
     /// How many (1 ..= 1000, default 10).
     pub k: Option<u32>,
+    /// Live session to use as context (default: the user's most recent live session).
+    pub session_id: Option<String>,
+    /// Keep items the user already bought (default false).
+    pub include_bought: Option<bool>,
 }
 
 /// `GET /healthz`, `GET /readyz` answer.
@@ -296,8 +465,11 @@ pub struct Health {
 /// `POST /v1/admin/reload` answer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReloadOut {
-    /// Version now serving.
+    /// Intent model version now serving (empty when the server has no intent model).
     pub model_version: String,
+    /// The recommendation / next-action bundles reloaded too.
+    #[serde(default)]
+    pub also_loaded: Vec<String>,
 }
 
 /// Checks `k` (default 10, 1..=1000).

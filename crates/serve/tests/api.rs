@@ -331,7 +331,7 @@ async fn unknown_ids_get_a_cold_start_answer() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["sessions"][0]["events"], 1);
     assert_eq!(v["sessions"][0]["session_id"], "never-seen-session");
-    // Endpoints whose models are not built yet: a JSON 503, never a 500.
+    // Endpoints whose models are not configured on this server: a JSON 503, never a 500.
     for path in [
         "/v1/recommendations?user_id=never-seen-user&k=5",
         "/v1/items/never-seen-item/similar?k=5",

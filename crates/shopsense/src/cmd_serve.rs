@@ -23,6 +23,13 @@ pub struct ServeArgs {
     /// Model registry: serve its promoted version and hot-swap on promote / rollback.
     #[arg(long)]
     pub registry: Option<PathBuf>,
+    /// Recommendation bundle (`shopsense train recs`) for /v1/recommendations and
+    /// /v1/items/{id}/similar|audience (503 without it).
+    #[arg(long)]
+    pub recs_bundle: Option<PathBuf>,
+    /// Next-action bundle (`shopsense train next-action`) for /v1/next-action (503 without it).
+    #[arg(long)]
+    pub next_action_bundle: Option<PathBuf>,
     /// How often the registry's promoted version is checked, in seconds.
     #[arg(long, default_value_t = 2.0, value_parser = parse_secs)]
     pub watch_secs: f64,
@@ -84,6 +91,8 @@ impl ServeArgs {
         ServeConfig {
             addr: self.addr,
             bundle: self.bundle.clone(),
+            recs_bundle: self.recs_bundle.clone(),
+            next_action_bundle: self.next_action_bundle.clone(),
             registry: self.registry.clone(),
             watch_interval: Duration::from_secs_f64(self.watch_secs),
             state_path: self.snapshot.clone(),
@@ -107,7 +116,10 @@ impl ServeArgs {
 /// Runs the server until Ctrl-C / SIGTERM (then drains requests and writes the snapshot).
 pub fn serve(a: ServeArgs) -> Result<()> {
     let cfg = a.config();
-    if let Some(b) = &cfg.bundle {
+    for b in [&cfg.bundle, &cfg.recs_bundle, &cfg.next_action_bundle]
+        .into_iter()
+        .flatten()
+    {
         if !b.exists() {
             bail!("bundle {} does not exist", b.display());
         }

@@ -87,3 +87,208 @@ fn train_recommend_similar_audience() {
         "{err}"
     );
 }
+
+/// One HTTP/1.1 request; (status, body).
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut c) = std::net::TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    if c.write_all(req.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut buf = String::new();
+    let _ = c.read_to_string(&mut buf);
+    let (head, rest) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, rest.to_string())
+}
+
+fn get_json(addr: &str, path: &str) -> (u16, serde_json::Value) {
+    let (st, body) = http(addr, "GET", path, "");
+    (
+        st,
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")),
+    )
+}
+
+struct Killer(std::process::Child);
+impl Drop for Killer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `serve --recs-bundle --next-action-bundle`: the recommendation, similar-items, audience
+/// and next-action endpoints answer from real bundles, use the live session posted through
+/// `/v1/events`, and answer unknown ids without errors.
+#[test]
+fn serve_answers_recommendations_similar_audience_and_next_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = data("rees46/2019-Oct_head.csv");
+    let (intent, recs, na) = (
+        dir.path().join("intent.bundle"),
+        dir.path().join("recs.json"),
+        dir.path().join("na.json"),
+    );
+    json(
+        bin()
+            .args(["train", "intent"])
+            .arg(&events)
+            .args(["--model", "logistic", "--json", "--out"])
+            .arg(&intent),
+    );
+    json(
+        bin()
+            .args(["train", "recs"])
+            .arg(&events)
+            .args(["--no-eval", "--json", "--out"])
+            .arg(&recs),
+    );
+    let r = json(
+        bin()
+            .args(["train", "next-action"])
+            .arg(&events)
+            .args(["--json", "--out"])
+            .arg(&na),
+    );
+    let classes: Vec<String> = r["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    // A known item: the top of the popularity list.
+    let cold = json(
+        bin()
+            .arg("recommend")
+            .arg(&recs)
+            .args(["--user", "nobody", "-k", "3", "--json"]),
+    );
+    let item = cold["items"][0]["id"].as_str().unwrap().to_string();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_shopsense"))
+        .arg("serve")
+        .arg("--bundle")
+        .arg(&intent)
+        .arg("--recs-bundle")
+        .arg(&recs)
+        .arg("--next-action-bundle")
+        .arg(&na)
+        .args(["--addr", &addr])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Killer(child);
+    let mut ready = false;
+    for _ in 0..600 {
+        if http(&addr, "GET", "/readyz", "").0 == 200 {
+            ready = true;
+            break;
+        }
+        if let Ok(Some(s)) = child.0.try_wait() {
+            panic!("serve exited early: {s}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(ready, "never ready");
+
+    // Cold user: popularity, the same list as the CLI.
+    let (st, v) = get_json(&addr, "/v1/recommendations?user_id=nobody&k=3");
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["cold_start"], true);
+    assert_eq!(v["items"], cold["items"], "{v}");
+    // A live session with the item carted: no longer cold, the session is used.
+    let evs = format!(
+        r#"[{{"time": 1569888000000, "kind": "view", "user_id": "u-live", "session_id": "s-live", "item_id": "{item}"}},
+            {{"time": 1569888060000, "kind": "cart", "user_id": "u-live", "session_id": "s-live", "item_id": "{item}"}}]"#
+    );
+    let (st, body) = http(&addr, "POST", "/v1/events", &evs);
+    assert_eq!(st, 200, "{body}");
+    let (st, v) = get_json(&addr, "/v1/recommendations?user_id=u-live&k=5");
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["cold_start"], false, "{v}");
+    assert_eq!(v["session_id"], "s-live");
+    assert_eq!(v["session_events"], 2);
+    assert_eq!(v["items"].as_array().unwrap().len(), 5);
+    let (st, v) = get_json(&addr, "/v1/recommendations?user_id=u-live&k=0");
+    assert_eq!((st, v["error"]["field"].as_str()), (422, Some("k")), "{v}");
+
+    // Similar items and audience of a known item; unknown ids are not errors.
+    let (st, v) = get_json(&addr, &format!("/v1/items/{item}/similar?k=4"));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["cold_start"], false);
+    let sim = v["items"].as_array().unwrap();
+    assert!(!sim.is_empty() && sim.len() <= 4, "{v}");
+    assert!(sim.iter().all(|s| s["id"] != item.as_str()), "{v}");
+    let (st, v) = get_json(&addr, "/v1/items/no-such-item/similar?k=4");
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["cold_start"], true);
+    assert_eq!(v["items"].as_array().unwrap().len(), 4);
+    let (st, v) = get_json(&addr, &format!("/v1/items/{item}/audience?k=5"));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["known_item"], true);
+    assert!(!v["users"].as_array().unwrap().is_empty(), "{v}");
+    let (st, v) = get_json(&addr, "/v1/items/no-such-item/audience");
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["known_item"], false);
+    assert_eq!(v["users"].as_array().unwrap().len(), 0);
+
+    // Next action in the live session: probabilities over the bundle's classes.
+    let (st, body) = http(
+        &addr,
+        "POST",
+        "/v1/next-action",
+        &format!(
+            r#"{{"user_id": "u-live", "item_id": "{item}", "session_id": "s-live", "time": 1569888120000}}"#
+        ),
+    );
+    assert_eq!(st, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["session_events"], 2, "{v}");
+    let probs = v["probabilities"].as_array().unwrap();
+    let kinds: Vec<&str> = probs.iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        classes.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    let sum: f64 = probs
+        .iter()
+        .map(|p| p["probability"].as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-6, "{v}");
+    assert!(classes.contains(&v["decision"].as_str().unwrap().to_string()));
+    // Unknown user and item, no session: still an answer.
+    let (st, body) = http(
+        &addr,
+        "POST",
+        "/v1/next-action",
+        r#"{"user_id": "nobody", "item_id": "no-such-item"}"#,
+    );
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("\"known_user\":false"), "{body}");
+    let (st, body) = http(
+        &addr,
+        "POST",
+        "/v1/next-action",
+        r#"{"user_id": "u", "item_id": "i", "price": -1}"#,
+    );
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("\"field\":\"price\""), "{body}");
+}
