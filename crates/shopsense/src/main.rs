@@ -2,6 +2,7 @@
 //! only; the work is done by the library crates.
 
 mod cli;
+mod cmd_stream;
 mod commands;
 mod progress;
 
