@@ -26,6 +26,7 @@
 pub mod bundle;
 pub mod config;
 pub mod data;
+pub mod drift;
 pub mod error;
 pub mod output;
 pub mod progress;

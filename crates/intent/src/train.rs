@@ -232,7 +232,18 @@ pub fn fit(
         std::fs::create_dir_all(&ck.dir).map_err(|e| IntentError::io(&ck.dir, e))?;
     }
     let mut search_info = None;
-    let mut params = cfg.gbdt.clone();
+    let large = cfg.model == ModelChoice::Gbdt
+        && cfg.search_trials == 0
+        && cfg.large_data_rows.is_some_and(|n| prep.train.n_rows >= n);
+    let mut params = if large {
+        tracing::info!(
+            rows = prep.train.n_rows,
+            "large training part: GBDT uses the large-data schedule (set --gbdt-params to choose)"
+        );
+        crate::config::large_data_gbdt_params(&cfg.gbdt)
+    } else {
+        cfg.gbdt.clone()
+    };
     params.seed = cfg.seed;
     params.threads = cfg.threads;
     if cfg.model == ModelChoice::Gbdt && cfg.search_trials > 0 {
@@ -314,6 +325,12 @@ pub fn fit(
     let valid_probs = calibrator.apply_all(&raw_valid);
     let choice = choose_threshold(&valid_probs, valid_ds.labels(), cfg.threshold.objective())?;
     let validation = metrics(valid_ds.labels(), &valid_probs, choice.threshold)?;
+    let drift_reference = crate::drift::drift_reference(
+        valid_ds.x().view(),
+        valid_ds.feature_names(),
+        &valid_probs,
+        10,
+    );
     progress.done();
 
     // Optional refit on training + validation rows: same rounds per row, same calibration
@@ -405,7 +422,11 @@ pub fn fit(
         "test".into(),
         &test.start_ms,
     );
-    bundle.metrics = serde_json::json!({ "validation": validation, "test": test_summary });
+    bundle.metrics = serde_json::json!({
+        "validation": validation,
+        "test": test_summary,
+        "drift_reference": drift_reference,
+    });
     bundle.params = serde_json::to_value(IntentParams {
         format: INTENT_FORMAT.into(),
         model: cfg.model,

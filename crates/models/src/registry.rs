@@ -13,8 +13,8 @@
 //! file. These are the operations behind `shopsense models list|show|promote|rollback`.
 
 use crate::error::ModelError;
-use serde::{Deserialize, Serialize};
 use crate::Bundle;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// A registry directory.
@@ -72,8 +72,7 @@ impl Registry {
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, ModelError> {
         let dir = dir.into();
         let versions = dir.join("versions");
-        std::fs::create_dir_all(&versions)
-            .map_err(io(versions.clone()))?;
+        std::fs::create_dir_all(&versions).map_err(io(versions.clone()))?;
         Ok(Registry { dir })
     }
 
@@ -111,7 +110,10 @@ impl Registry {
     pub fn add(&self, bundle: &Path) -> Result<String, ModelError> {
         let bytes = std::fs::read(bundle).map_err(io(bundle.to_path_buf()))?;
         Bundle::from_bytes(&bytes).map_err(|e| {
-            ModelError::Invalid(format!("{} is not a loadable bundle: {e}", bundle.display()))
+            ModelError::Invalid(format!(
+                "{} is not a loadable bundle: {e}",
+                bundle.display()
+            ))
         })?;
         let next = self
             .versions()?
@@ -131,15 +133,17 @@ impl Registry {
     pub fn promotion(&self) -> Result<Promotion, ModelError> {
         let p = self.dir.join("promoted.json");
         match std::fs::read(&p) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map_err(|e| ModelError::format("registry promotion file", format!("{}: {e}", p.display()))),
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+                ModelError::format("registry promotion file", format!("{}: {e}", p.display()))
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Promotion::default()),
             Err(e) => Err(ModelError::io(p, e)),
         }
     }
 
     fn set_promotion(&self, p: &Promotion) -> Result<(), ModelError> {
-        let bytes = serde_json::to_vec_pretty(p).map_err(|e| ModelError::format("registry promotion file", e))?;
+        let bytes = serde_json::to_vec_pretty(p)
+            .map_err(|e| ModelError::format("registry promotion file", e))?;
         atomic_write(&self.dir.join("promoted.json"), &bytes)
     }
 

@@ -264,7 +264,14 @@ async fn post_events(
     let now = now_ms();
     let mut sessions = Vec::with_capacity(keys.len());
     for (key, evs) in keys.into_iter().zip(groups) {
-        let live = st.store.append(&key, evs, now);
+        let live = st.store.append(&key, evs, now).await.map_err(|e| {
+            tracing::error!(error = %e, "online state");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "state_unavailable",
+                "the online state is not reachable",
+            )
+        })?;
         let x = model
             .scorer
             .features(&live.events, &live.history)
@@ -517,8 +524,9 @@ async fn readyz(State(st): St) -> (StatusCode, Json<Health>) {
 /// Prometheus metrics (OpenMetrics text).
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
 async fn metrics(State(st): St) -> Response {
-    let (sessions, events, _) = st.store.sizes();
-    st.metrics.set_state(sessions, events);
+    if let Ok(sz) = st.store.sizes().await {
+        st.metrics.set_state(sz.sessions, sz.events);
+    }
     let model = st.model();
     let text = st
         .metrics

@@ -23,6 +23,9 @@ pub enum ServeError {
     /// The state snapshot could not be read or written.
     #[error("state snapshot: {0}")]
     Snapshot(String),
+    /// The online state (Redis) failed.
+    #[error("online state: {0}")]
+    State(String),
     /// The configuration is not valid.
     #[error("configuration: {0}")]
     Config(String),

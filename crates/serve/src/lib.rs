@@ -15,6 +15,7 @@
 mod api;
 pub mod error;
 pub mod metrics;
+pub mod online;
 pub mod scorer;
 pub mod state;
 pub mod wire;
@@ -22,9 +23,10 @@ pub mod wire;
 pub use api::{openapi_json, ApiDoc};
 pub use error::{ApiError, ServeError};
 pub use metrics::{BinnedReference, DriftMonitor, DriftReference, Metrics};
+pub use online::{OnlineState, RedisState, StateSizes};
+pub use scorer::{BundleScorer, Score, Scorer};
 /// The model registry lives in the models crate; re-exported for the server's callers.
 pub use shopsense_models::registry::{Promotion, Registry, VersionInfo};
-pub use scorer::{BundleScorer, Score, Scorer};
 pub use state::{SessionStore, StateLimits};
 
 use std::net::SocketAddr;
@@ -47,8 +49,14 @@ pub struct ServeConfig {
     pub registry: Option<PathBuf>,
     /// How often the registry's promoted version is checked (default 2 s).
     pub watch_interval: Duration,
-    /// Snapshot file of the online state: restored at start, written at shutdown.
+    /// Snapshot file of the online state: restored at start, written at shutdown (memory
+    /// state only).
     pub state_path: Option<PathBuf>,
+    /// `redis://host:port[/db]`: keep the online state in Redis (shared by replicas) instead
+    /// of in memory.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key (default `shopsense`); replicas sharing sessions share it.
+    pub redis_prefix: String,
     /// API key required by write endpoints (`POST /v1/events`, `POST /v1/admin/reload`) in
     /// the `x-api-key` header or as `authorization: Bearer <key>`. `None`: no key needed.
     pub api_key: Option<String>,
@@ -74,6 +82,8 @@ impl Default for ServeConfig {
             registry: None,
             watch_interval: Duration::from_secs(2),
             state_path: None,
+            redis_url: None,
+            redis_prefix: "shopsense".into(),
             api_key: None,
             body_limit_bytes: 1 << 20,
             max_batch: 1000,
@@ -95,7 +105,9 @@ pub(crate) struct Loaded {
 pub(crate) struct AppState {
     pub(crate) config: ServeConfig,
     pub(crate) model: RwLock<Option<Arc<Loaded>>>,
-    pub(crate) store: SessionStore,
+    pub(crate) store: Arc<dyn OnlineState>,
+    /// The same store when it is the in-memory one (snapshots).
+    pub(crate) memory: Option<Arc<SessionStore>>,
     pub(crate) metrics: Metrics,
     /// The registry version loaded, or last tried and failed (not retried until it changes).
     pub(crate) registry_seen: std::sync::Mutex<Option<String>>,
@@ -242,19 +254,37 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
     let addr = listener
         .local_addr()
         .map_err(|e| ServeError::io("local address", e))?;
-    let store = SessionStore::new(StateLimits {
+    let limits = StateLimits {
         ttl_ms: config.session_ttl.as_millis().min(i64::MAX as u128) as i64,
         max_sessions: config.max_sessions,
         max_events_per_session: config.max_events_per_session.max(1),
-    });
-    if let Some(p) = &config.state_path {
-        let n = store.restore(p, now_ms())?;
-        tracing::info!(sessions = n, path = %p.display(), "online state restored");
-    }
+    };
+    let (store, memory): (Arc<dyn OnlineState>, Option<Arc<SessionStore>>) = match &config.redis_url
+    {
+        Some(url) => {
+            if config.state_path.is_some() {
+                return Err(ServeError::Config(
+                    "a snapshot file is for the in-memory state; Redis keeps its own".into(),
+                ));
+            }
+            let r = RedisState::connect(url, &config.redis_prefix, limits).await?;
+            tracing::info!(url = %url, "online state in Redis");
+            (Arc::new(r), None)
+        }
+        None => {
+            let m = Arc::new(SessionStore::new(limits));
+            if let Some(p) = &config.state_path {
+                let n = m.restore(p, now_ms())?;
+                tracing::info!(sessions = n, path = %p.display(), "online state restored");
+            }
+            (m.clone(), Some(m))
+        }
+    };
     let state = Arc::new(AppState {
         config,
         model: RwLock::new(None),
         store,
+        memory,
         metrics: Metrics::new(),
         registry_seen: std::sync::Mutex::new(None),
     });
@@ -276,7 +306,9 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
             let mut iv = tokio::time::interval(tick);
             loop {
                 iv.tick().await;
-                st.store.evict_expired(now_ms());
+                if let Err(e) = st.store.evict_expired(now_ms()).await {
+                    tracing::warn!(error = %e, "evicting expired sessions failed");
+                }
             }
         })
     };
@@ -308,8 +340,8 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
             .map_err(|e| ServeError::io("serving", e));
         evict.abort();
         watch.abort();
-        if let Some(p) = &st.config.state_path {
-            st.store.snapshot(p, now_ms())?;
+        if let (Some(p), Some(m)) = (&st.config.state_path, &st.memory) {
+            m.snapshot(p, now_ms())?;
             tracing::info!(path = %p.display(), "online state written");
         }
         r

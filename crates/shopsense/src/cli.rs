@@ -41,7 +41,8 @@ pub enum Command {
     /// Scale a real sample up to N events by copying whole real sessions with new ids and
     /// times (REES46 CSV, time order). For scale tests only, never for model quality.
     Synth(SynthArgs),
-    /// The main job on the bundled real samples: ingest, stats and session export.
+    /// The main job on the bundled real samples, end to end: ingest into a Parquet store,
+    /// stats, session export, purchase-intent training with an HTML report, test metrics.
     Demo(DemoArgs),
     /// Train a model (`train intent`: session-level purchase intent).
     #[command(subcommand)]
@@ -63,15 +64,33 @@ pub enum Command {
     Stream(crate::cmd_stream::StreamArgs),
     /// Produce an events file to a broker topic in event-time order (`--speed 60x` or `max`).
     Replay(crate::cmd_stream::ReplayArgs),
+    /// Serve purchase-intent decisions over HTTP (JSON API under /v1, /metrics, /readyz).
+    Serve(crate::cmd_serve::ServeArgs),
+    /// The model registry: list, show, add, promote, rollback.
+    #[command(subcommand)]
+    Models(crate::cmd_serve::ModelsCommand),
+    /// Recommend items to a user (with an optional live session) from a recs bundle.
+    Recommend(crate::cmd_recs::RecommendArgs),
+    /// Items similar to an item, from a recs bundle.
+    Similar(crate::cmd_recs::ItemArgs),
+    /// Users most likely to cart or buy an item next, from a recs bundle.
+    Audience(crate::cmd_recs::ItemArgs),
 }
 
 /// `train` subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run; boxing buys nothing
 pub enum TrainCommand {
     /// Session-level purchase intent: prefixes under a protocol, temporal split by session
     /// start (60/15/25), encoders fitted on the training window only, model, calibration and
     /// threshold chosen on validation, metrics on the test part only; writes a bundle.
     Intent(TrainIntentArgs),
+    /// Event-type model: P(view / cart / purchase / …) of an interaction given the session
+    /// so far; temporal split, priors fitted on training only, metrics vs baselines.
+    NextAction(crate::cmd_recs::TrainNextActionArgs),
+    /// Recommendations: co-visitation, embeddings, popularity and a LightGBM ranker;
+    /// offline evaluation on a temporal split; writes a recs bundle.
+    Recs(crate::cmd_recs::TrainRecsArgs),
 }
 
 /// The feature definition of an intent run.
@@ -153,6 +172,8 @@ pub struct TrainIntentArgs {
     #[arg(long)]
     pub checkpoint_dir: Option<PathBuf>,
     /// LightGBM parameters patched over the defaults, as JSON (e.g. '{"num_leaves":31}').
+    /// Without it, training parts of 500,000 rows or more use the large-data schedule
+    /// (learning rate 0.2, up to 60 rounds, 15 leaves) instead of the small-sample one.
     #[arg(long)]
     pub gbdt_params: Option<String>,
     /// Bootstrap resamples for the 95 % intervals of ROC-AUC and PR-AUC (0 = none; fewer
@@ -320,6 +341,10 @@ pub struct SessionizeArgs {
     /// Keep whole sessions (the session table) instead of cutting at the first purchase.
     #[arg(long)]
     pub no_cut: bool,
+    /// Where the job runs: `local` (in process) or `sc://host:port` (Apache Spark through
+    /// Spark Connect; the input must then be one store made by `shopsense ingest`).
+    #[arg(long, default_value = "local")]
+    pub engine: String,
 }
 
 /// `synth`.

@@ -1,8 +1,8 @@
 //! One function per command.
 
 use crate::cli::{
-    Cli, Command, DemoArgs, EvalArgs, FeaturesArgs, IngestArgs, InputArgs, IntentFeatureArgs,
-    PredictArgs, SessionizeArgs, StatsArgs, SynthArgs, TrainCommand, TrainIntentArgs,
+    Cli, Command, EvalArgs, FeaturesArgs, IngestArgs, InputArgs, IntentFeatureArgs, PredictArgs,
+    SessionizeArgs, StatsArgs, SynthArgs, TrainCommand, TrainIntentArgs,
 };
 use crate::progress;
 use anyhow::{bail, Context, Result};
@@ -29,15 +29,22 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Stats(a) => stats(a, quiet),
         Command::Sessionize(a) => sessionize(a, quiet),
         Command::Synth(a) => synth(a, quiet),
-        Command::Demo(a) => demo(a, quiet),
+        Command::Demo(a) => crate::cmd_demo::demo(a, quiet),
         Command::Train(t) => match *t {
             TrainCommand::Intent(a) => train_intent(a, quiet),
+            TrainCommand::NextAction(a) => crate::cmd_recs::train_next_action(a, quiet),
+            TrainCommand::Recs(a) => crate::cmd_recs::train_recs(a, quiet),
         },
         Command::Eval(a) => eval(a, quiet),
         Command::Predict(a) => predict(a, quiet),
         Command::Features(a) => features(a, quiet),
         Command::Stream(a) => crate::cmd_stream::stream(a, quiet),
         Command::Replay(a) => crate::cmd_stream::replay(a, quiet),
+        Command::Serve(a) => crate::cmd_serve::serve(a),
+        Command::Models(c) => crate::cmd_serve::models(c),
+        Command::Recommend(a) => crate::cmd_recs::recommend(a),
+        Command::Similar(a) => crate::cmd_recs::similar(a),
+        Command::Audience(a) => crate::cmd_recs::audience(a),
     }
 }
 
@@ -149,7 +156,7 @@ fn reasons_line(m: &BTreeMap<String, u64>) -> String {
         .join(", ")
 }
 
-fn session_config(input: &InputArgs) -> Result<SessionConfig> {
+pub(crate) fn session_config(input: &InputArgs) -> Result<SessionConfig> {
     if !(input.gap_minutes.is_finite() && input.gap_minutes > 0.0) {
         bail!(
             "--gap-minutes must be a positive number, got {}",
@@ -294,6 +301,9 @@ fn default_quarantine_for(p: &Path) -> PathBuf {
 }
 
 fn sessionize(a: SessionizeArgs, quiet: bool) -> Result<()> {
+    if a.engine.trim() != "local" {
+        return crate::cmd_cluster::sessionize_on_engine(a, quiet);
+    }
     let t0 = Instant::now();
     let cfg = session_config(&a.input)?;
     let q = PathBuf::from(format!("{}.quarantine.jsonl", a.out.display()));
@@ -517,49 +527,6 @@ fn ingest(a: IngestArgs, quiet: bool) -> Result<()> {
             "{failed} file(s) over --max-bad-ratio {} were not ingested; see the quarantine files",
             a.max_bad_ratio
         );
-    }
-    Ok(())
-}
-
-fn demo(a: DemoArgs, quiet: bool) -> Result<()> {
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    for (name, file) in [
-        ("rees46", "rees46/2019-Oct_head.csv"),
-        ("taobao", "taobao/UserBehavior_head.csv"),
-    ] {
-        let path = a.data.join(file);
-        let input = InputArgs {
-            inputs: vec![path.clone()],
-            format: None,
-            mapping: None,
-            from: None,
-            to: None,
-            gap_minutes: 30.0,
-            force_gap: false,
-            max_bad_ratio: 0.05,
-            quarantine: None,
-            threads: 0,
-        };
-        let loaded = load(
-            &input,
-            Columns::ALL,
-            &a.out.join(format!("{name}.quarantine.jsonl")),
-            quiet,
-        )?;
-        let cfg = SessionConfig::default();
-        let st = compute_stats(&loaded.table, &loaded.rejects, &cfg);
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "== {name}: {}", path.display())?;
-        print_stats(&mut out, &st)?;
-        let sessions = Sessions::build(&loaded.table, &cfg);
-        let sum = shopsense_sessions::session_summaries(
-            &loaded.table,
-            &sessions,
-            &SummaryOptions::default(),
-        );
-        let out = a.out.join(format!("{name}-sessions.parquet"));
-        shopsense_sessions::write_summaries(&out, &loaded.table, &sessions, &sum)?;
-        writeln!(std::io::stdout(), "session table -> {}\n", out.display())?;
     }
     Ok(())
 }
@@ -792,6 +759,7 @@ fn train_intent(a: TrainIntentArgs, quiet: bool) -> Result<()> {
     cfg.refit = a.refit;
     if let Some(p) = &a.gbdt_params {
         cfg.gbdt = patch_json(&cfg.gbdt, p)?;
+        cfg.large_data_rows = None;
     }
     let ck_dir = a
         .checkpoint_dir

@@ -3,6 +3,10 @@
 
 mod cli;
 mod cmd_stream;
+mod cmd_cluster;
+mod cmd_demo;
+mod cmd_recs;
+mod cmd_serve;
 mod commands;
 mod progress;
 

@@ -279,3 +279,52 @@ fn synth_then_sessionize_round_trip() {
     assert!(out.status.success());
     assert!(std::fs::metadata(&pq).unwrap().len() > 1000);
 }
+
+#[test]
+fn demo_runs_the_main_job_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("demo");
+    // Without --quiet: the demo's output is what a user reads.
+    let o = run(Command::new(env!("CARGO_BIN_EXE_shopsense"))
+        .arg("demo")
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--data")
+        .arg(data("")));
+    assert!(
+        o.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Summaries go to stdout, the per-command status lines to stderr.
+    let first = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Exact counts of both samples (Taobao in its documented window).
+    assert!(
+        first.contains("17434 events -> 5066 sessions (200 with a purchase)"),
+        "{first}"
+    );
+    assert!(
+        first.contains("84440 events -> 14097 sessions (1345 with a purchase)"),
+        "{first}"
+    );
+    assert!(first.contains("rows 17434  rejected 0"), "{first}");
+    assert!(first.contains("rows 84475  rejected 0"), "{first}");
+    for name in ["rees46", "taobao"] {
+        let html = std::fs::read_to_string(out_dir.join(format!("{name}-intent.html"))).unwrap();
+        assert!(html.contains("<svg"), "{name} report has no plots");
+        assert!(out_dir.join(format!("{name}-intent.bundle")).is_file());
+        assert!(out_dir.join(format!("{name}-sessions.parquet")).is_file());
+    }
+    // The test part is scored: one test ROC-AUC line per sample, above chance.
+    let aucs: Vec<f64> = first
+        .lines()
+        .filter(|l| l.trim_start().starts_with("ROC-AUC") && l.contains("PR-AUC"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    assert_eq!(aucs.len(), 2, "{first}");
+    assert!(aucs.iter().all(|&a| a > 0.6), "{aucs:?}");
+}

@@ -276,6 +276,19 @@ impl LgbBooster {
     /// Predicts every row of `x`: `n_rows × num_classes` values, row-major. `raw` gives the
     /// untransformed score (log-odds) instead of probabilities.
     pub(crate) fn predict(&self, x: MatrixRef<'_>, raw: bool, threads: usize) -> Result<Vec<f64>> {
+        self.predict_iterations(x, raw, threads, 0, -1)
+    }
+
+    /// Like [`LgbBooster::predict`], using only the boosting iterations
+    /// `start_iteration .. start_iteration + num_iteration` (`num_iteration = -1`: to the end).
+    pub(crate) fn predict_iterations(
+        &self,
+        x: MatrixRef<'_>,
+        raw: bool,
+        threads: usize,
+        start_iteration: i32,
+        num_iteration: i32,
+    ) -> Result<Vec<f64>> {
         let k = self.num_classes()?;
         let mut out = vec![0f64; x.n_rows() * k];
         if x.n_rows() == 0 {
@@ -304,8 +317,8 @@ impl LgbBooster {
                     rows_i32(part.n_cols())?,
                     1,
                     predict_type,
-                    0,
-                    -1,
+                    start_iteration,
+                    num_iteration,
                     p.as_ptr(),
                     &mut len,
                     dst.as_mut_ptr(),

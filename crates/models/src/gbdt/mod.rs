@@ -343,19 +343,42 @@ fn make_dataset(
 }
 
 /// Raw scores of `model` on `x`, class-major, as `init_score` wants them.
-fn init_scores(model: &LgbBooster, d: &Dataset, k: usize, threads: usize) -> Result<Vec<f64>> {
-    let raw = model.predict(d.x().view(), true, threads)?;
-    if k == 1 {
-        return Ok(raw);
-    }
+/// Adds the raw scores of iterations `start .. start + num` of `model` on `d` to `acc`
+/// (class-major for `k > 1`, as LightGBM's `init_score` wants them).
+///
+/// Chunked training carries each dataset's score this way, one chunk's trees at a time,
+/// instead of re-predicting the whole model before every chunk (which cost rounds² / chunk).
+/// A resumed run rebuilds the sum chunk by chunk in the same order, so it is bit-identical.
+fn add_iteration_scores(
+    model: &LgbBooster,
+    d: &Dataset,
+    k: usize,
+    threads: usize,
+    start: usize,
+    num: usize,
+    acc: &mut Vec<f64>,
+) -> Result<()> {
+    let to_i32 = |v: usize| {
+        i32::try_from(v).map_err(|_| ModelError::param("n_rounds", "more than i32::MAX rounds"))
+    };
+    let raw =
+        model.predict_iterations(d.x().view(), true, threads, to_i32(start)?, to_i32(num)?)?;
     let n = d.n_rows();
-    let mut out = vec![0f64; raw.len()];
+    if acc.is_empty() {
+        acc.resize(n * k, 0.0);
+    }
+    if k == 1 {
+        for (a, r) in acc.iter_mut().zip(&raw) {
+            *a += r;
+        }
+        return Ok(());
+    }
     for i in 0..n {
         for c in 0..k {
-            out[c * n + i] = raw[i * k + c];
+            acc[c * n + i] += raw[i * k + c];
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn check_labels(d: &Dataset, n_classes: usize) -> Result<()> {
@@ -455,18 +478,38 @@ pub fn train(
         None => None,
     };
 
+    // Raw scores of the model so far on the training and validation rows, summed chunk by
+    // chunk (a resumed run rebuilds them from the checkpoint in the same order).
+    let mut train_score: Vec<f64> = Vec::new();
+    let mut valid_score: Vec<f64> = Vec::new();
+    if st.rounds_done > 0 && !st.stopped && st.rounds_done < params.n_rounds {
+        if let Some(t) = &st.model_text {
+            let prev = LgbBooster::from_string(t)?;
+            let mut b = 0;
+            while b < st.rounds_done {
+                let n = chunk.min(st.rounds_done - b);
+                add_iteration_scores(&prev, train, k, params.threads, b, n, &mut train_score)?;
+                if let Some(v) = valid {
+                    add_iteration_scores(&prev, v, k, params.threads, b, n, &mut valid_score)?;
+                }
+                b += n;
+            }
+        }
+    }
+
     let mut chunks_this_run = 0usize;
     while st.rounds_done < params.n_rounds && !st.stopped {
         let prev = match &st.model_text {
             Some(t) => Some(LgbBooster::from_string(t)?),
             None => None,
         };
-        if let Some(prev) = &prev {
-            train_ds.set_init_score(&init_scores(prev, train, k, params.threads)?, k)?;
-            if let (Some(vds), Some(v)) = (valid_ds.as_mut(), valid) {
-                vds.set_init_score(&init_scores(prev, v, k, params.threads)?, k)?;
+        if prev.is_some() {
+            train_ds.set_init_score(&train_score, k)?;
+            if let Some(vds) = valid_ds.as_mut() {
+                vds.set_init_score(&valid_score, k)?;
             }
         }
+        let rounds_before = st.rounds_done;
         let chunk_index = st.rounds_done / chunk;
         let mut booster = LgbBooster::create(&train_ds, &params.booster_params(chunk_index))?;
         if let Some(vds) = &valid_ds {
@@ -509,6 +552,30 @@ pub fn train(
             }
         }
         st.model_text = Some(booster.save_string(-1)?);
+        let more = !st.stopped && st.rounds_done < params.n_rounds;
+        if more {
+            let n = st.rounds_done - rounds_before;
+            add_iteration_scores(
+                &booster,
+                train,
+                k,
+                params.threads,
+                rounds_before,
+                n,
+                &mut train_score,
+            )?;
+            if let Some(v) = valid {
+                add_iteration_scores(
+                    &booster,
+                    v,
+                    k,
+                    params.threads,
+                    rounds_before,
+                    n,
+                    &mut valid_score,
+                )?;
+            }
+        }
         drop(booster);
         chunks_this_run += 1;
         if let Some(ck) = checkpoint {

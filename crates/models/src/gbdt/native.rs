@@ -60,26 +60,17 @@ struct Tree {
 }
 
 impl Tree {
-    /// One step from node `i` for feature row `f` — LightGBM's `NumericalDecision`
-    /// (rows are pre-processed: |v| <= kZeroThreshold is already 0).
+    /// One step from node `i` for feature row `f` — LightGBM's `NumericalDecision`.
+    ///
+    /// Rows are pre-processed per feature ([`NativeForest::prepare`]) so that a value is NaN
+    /// exactly when LightGBM would send it the node's default way (missing type `NaN`: NaN;
+    /// `Zero`: zero or NaN; `None`: never — NaN became 0). Then the rule is one comparison
+    /// (false for NaN) or-ed with "NaN and default-left".
     #[inline(always)]
     fn step(&self, i: u32, f: &[f32]) -> u32 {
         let n = &self.nodes[i as usize];
         let v = f[(n.feature & FEATURE_MASK) as usize];
-        let missing = ((n.feature >> 29) & 3) as u8;
-        let nan = v.is_nan();
-        let v0 = if nan & (missing != MISSING_NAN) {
-            0.0
-        } else {
-            v
-        };
-        let to_default =
-            ((missing == MISSING_ZERO) & (v0 == 0.0)) | ((missing == MISSING_NAN) & nan);
-        let go_left = if to_default {
-            n.feature >> 31 != 0
-        } else {
-            v0 <= n.threshold
-        };
+        let go_left = (v <= n.threshold) | (v.is_nan() & (n.feature >> 31 != 0));
         if go_left {
             n.left
         } else {
@@ -134,6 +125,9 @@ enum Output {
 #[derive(Debug, Clone)]
 pub(crate) struct NativeForest {
     n_features: usize,
+    /// Missing type of each feature (LightGBM's is per feature; every node on a feature
+    /// agrees, checked when parsing): 0 none, [`MISSING_ZERO`], [`MISSING_NAN`].
+    missing: Vec<u8>,
     k: usize,
     output: Output,
     trees: Vec<Tree>,
@@ -182,6 +176,7 @@ impl NativeForest {
         let body_end = text.find("\nend of trees").unwrap_or(text.len());
         let body = &text[head_end + 1..body_end];
         let mut trees = Vec::new();
+        let mut missing_of: Vec<Option<u8>> = vec![None; n_features];
         for block in body.split("\nTree=").map(|b| b.trim_start_matches("Tree=")) {
             if block.trim().is_empty() {
                 continue;
@@ -226,6 +221,10 @@ impl NativeForest {
                     if missing > MISSING_NAN || feat[i] as usize >= n_features || thr[i].is_nan() {
                         return None;
                     }
+                    match &mut missing_of[feat[i] as usize] {
+                        Some(m) if *m != missing => return None,
+                        m => *m = Some(missing),
+                    }
                     nodes.push(Node {
                         threshold: f32_at_or_below(thr[i]),
                         feature: feat[i]
@@ -256,10 +255,33 @@ impl NativeForest {
         }
         Some(NativeForest {
             n_features,
+            missing: missing_of.into_iter().map(|m| m.unwrap_or(0)).collect(),
             k,
             output,
             trees,
         })
+    }
+
+    /// Copies one input row into `f` the way the trees read it: LightGBM's predictor drops
+    /// |v| <= kZeroThreshold (it becomes 0); then per feature's missing type, values bound
+    /// for the default direction become NaN and all other NaN become 0 (see [`Tree::step`]).
+    #[inline]
+    fn prepare(&self, row: &[f32], f: &mut [f32], cols: usize) {
+        for (j, (&v, &m)) in row
+            .iter()
+            .take(self.n_features.min(cols))
+            .zip(&self.missing)
+            .enumerate()
+        {
+            let nan = v.is_nan();
+            let zero = !nan && f64::from(v).abs() <= K_ZERO;
+            f[j] = match m {
+                MISSING_NAN if nan => f32::NAN,
+                MISSING_ZERO if nan | zero => f32::NAN,
+                _ if nan | zero => 0.0,
+                _ => v,
+            };
+        }
     }
 
     /// Scores every row: `n_rows × k` values, row-major (raw scores or probabilities).
@@ -275,14 +297,7 @@ impl NativeForest {
                 for r in 0..nb {
                     let row = x.row(b * BLOCK + r);
                     let f = &mut feats[r * p..(r + 1) * p];
-                    for (j, v) in row.iter().take(p.min(cols)).enumerate() {
-                        // LightGBM drops |v| <= kZeroThreshold (treated as 0); NaN is kept.
-                        f[j] = if f64::from(*v).abs() <= K_ZERO {
-                            0.0
-                        } else {
-                            *v
-                        };
-                    }
+                    self.prepare(row, f, cols);
                 }
                 for (t, tree) in self.trees.iter().enumerate() {
                     let c = t % k;

@@ -1,0 +1,706 @@
+//! The event-type (next action) model: for an interaction — user, item, time and the
+//! session so far — the probability of each event kind found in the training window.
+//!
+//! Sessions are split by start (default 60 / 15 / 25 % train / validation / test). Item,
+//! category and brand priors (kind frequencies, leave-one-out on training rows), item
+//! embeddings (PPMI + truncated eigen-decomposition of training co-occurrence) and the
+//! class set are fitted on the training part only. User-history counts use only events
+//! strictly before the interaction. LightGBM multiclass with early stopping on the
+//! validation part; class weights or undersampling; metrics on the test part only against a
+//! majority-class baseline and a seed-style baseline (the reference method's small random
+//! forest — 20 trees, depth 5, 1:1 undersampled — one-vs-rest).
+
+use crate::covis;
+use crate::data::{kind_level, session_start};
+use crate::embed;
+use crate::error::{RecsError, Result};
+use serde::{Deserialize, Serialize};
+use shopsense_eval::{multiclass_metrics, MulticlassMetrics};
+use shopsense_events::{EventTable, NONE};
+use shopsense_models::{
+    train_gbdt, undersample, Dataset, Estimator, ForestParams, Gbdt, GbdtParams, Matrix, MatrixRef,
+    Model, RandomForest, SplitMix64,
+};
+use shopsense_sessions::Sessions;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Format tag of a next-action bundle.
+pub const NEXT_ACTION_FORMAT: &str = "shopsense-next-action/1";
+
+/// How class imbalance is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rebalance {
+    /// No treatment.
+    None,
+    /// Sample weights `n / (K · n_c)`.
+    #[default]
+    ClassWeights,
+    /// Every class cut to at most `ratio ×` the smallest class (seeded).
+    Undersample {
+        /// Rows per class, as a multiple of the smallest class.
+        ratio: f64,
+    },
+}
+
+impl std::str::FromStr for Rebalance {
+    type Err = RecsError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Rebalance::None),
+            "weights" | "class-weights" => Ok(Rebalance::ClassWeights),
+            "undersample" => Ok(Rebalance::Undersample { ratio: 3.0 }),
+            o => Err(RecsError::Invalid(format!(
+                "unknown rebalancing `{o}` (none, weights, undersample)"
+            ))),
+        }
+    }
+}
+
+/// Parameters of [`NextActionModel::train`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct NextActionParams {
+    /// Train / validation / test fractions of sessions by start.
+    pub fractions: (f64, f64, f64),
+    /// Class imbalance treatment.
+    pub rebalance: Rebalance,
+    /// Item-embedding dimensions used as features.
+    pub emb_dim: usize,
+    /// Buckets of the hashed category and brand ids.
+    pub hash_buckets: u64,
+    /// Prior smoothing (pseudo-count toward the parent rate).
+    pub prior_strength: f64,
+    /// LightGBM parameters (`n_classes` is set from the data).
+    pub gbdt: GbdtParams,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for NextActionParams {
+    fn default() -> Self {
+        NextActionParams {
+            fractions: (0.6, 0.15, 0.25),
+            rebalance: Rebalance::ClassWeights,
+            emb_dim: 8,
+            hash_buckets: 4096,
+            prior_strength: 10.0,
+            gbdt: GbdtParams {
+                learning_rate: 0.05,
+                n_rounds: 400,
+                num_leaves: 31,
+                early_stopping_rounds: Some(30),
+                ..GbdtParams::default()
+            },
+            seed: 42,
+        }
+    }
+}
+
+/// An event of the session so far, or the interaction to classify (kind ignored).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActionEvent {
+    /// Item id.
+    pub item: String,
+    /// Category id, if known.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Brand, if known.
+    #[serde(default)]
+    pub brand: Option<String>,
+    /// Price, if known.
+    #[serde(default)]
+    pub price: Option<f64>,
+    /// Time in ms since the epoch (UTC).
+    pub time_ms: i64,
+    /// Kind name (`view`, `cart`, …); ignored for the interaction being classified.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+/// The test-part report: the model against the baselines.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NextActionReport {
+    /// Class names, by class index.
+    pub classes: Vec<String>,
+    /// Rows (interactions) in the train / validation / test parts.
+    pub rows: (usize, usize, usize),
+    /// Sessions in the train / validation / test parts.
+    pub sessions: (usize, usize, usize),
+    /// Rebalancing used.
+    pub rebalance: Rebalance,
+    /// Boosting rounds kept.
+    pub rounds: usize,
+    /// The model on the test part.
+    pub model: MulticlassMetrics,
+    /// Majority class (training frequencies as probabilities).
+    pub majority: MulticlassMetrics,
+    /// Seed-style baseline (one-vs-rest 20-tree depth-5 forests on 1:1 undersampled rows).
+    pub seed_rf: MulticlassMetrics,
+    /// Split-gain importance of the features, largest first.
+    pub importance: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Priors {
+    item: HashMap<String, Vec<u32>>,
+    cat: HashMap<String, Vec<u32>>,
+    brand: HashMap<String, Vec<u32>>,
+    global: Vec<u32>,
+}
+
+/// The fitted next-action model (what a next-action bundle holds).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NextActionModel {
+    /// Format tag ([`NEXT_ACTION_FORMAT`]).
+    pub format: String,
+    /// Parameters used.
+    pub params: NextActionParams,
+    /// Class names by index.
+    pub classes: Vec<String>,
+    priors: Priors,
+    item_emb: HashMap<String, Vec<f32>>,
+    user_counts: HashMap<String, Vec<u32>>,
+    /// LightGBM model text.
+    pub gbdt_text: String,
+    /// The test report.
+    pub report: Option<NextActionReport>,
+    #[serde(skip)]
+    gbdt: Option<Gbdt>,
+}
+
+/// Names of the features for `k` classes and `d` embedding dimensions.
+pub fn feature_names(k: usize, d: usize) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "hour",
+        "dow",
+        "hour_x_dow",
+        "pos",
+        "secs_in_session",
+        "secs_since_prev",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend((0..k).map(|c| format!("session_n_c{c}")));
+    v.extend(
+        [
+            "item_seen_in_session",
+            "item_max_level_in_session",
+            "same_item_as_prev",
+            "same_cat_as_prev",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    v.extend((0..k).map(|c| format!("user_n_c{c}")));
+    v.push("user_n".into());
+    for p in ["item", "cat", "brand"] {
+        v.extend((0..k).map(|c| format!("{p}_rate_c{c}")));
+        v.push(format!("{p}_n_log"));
+    }
+    v.extend(
+        ["cat_hash", "brand_hash", "price_log"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    v.extend((0..d).map(|c| format!("item_emb{c}")));
+    v
+}
+
+fn hash(s: Option<&str>, buckets: u64) -> f32 {
+    s.map_or(f32::NAN, |s| {
+        (xxhash_rust::xxh3::xxh3_64(s.as_bytes()) % buckets.max(1)) as f32
+    })
+}
+
+/// One event in compact form for feature building.
+struct Ev<'a> {
+    item: &'a str,
+    cat: Option<&'a str>,
+    brand: Option<&'a str>,
+    price: Option<f64>,
+    time_ms: i64,
+    class: Option<usize>,
+    level: u8,
+}
+
+impl NextActionModel {
+    fn k(&self) -> usize {
+        self.classes.len()
+    }
+
+    fn rates(
+        &self,
+        counts: Option<&Vec<u32>>,
+        own: Option<usize>,
+        parent: &[f64],
+        out: &mut Vec<f32>,
+    ) {
+        let k = self.k();
+        let m = self.params.prior_strength;
+        let mut c: Vec<f64> =
+            counts.map_or(vec![0.0; k], |v| v.iter().map(|&x| x as f64).collect());
+        if let Some(o) = own {
+            if c[o] > 0.0 {
+                c[o] -= 1.0;
+            }
+        }
+        let n: f64 = c.iter().sum();
+        for j in 0..k {
+            out.push(((c[j] + m * parent[j]) / (n + m)) as f32);
+        }
+        out.push(n.ln_1p() as f32);
+    }
+
+    fn row(
+        &self,
+        prev: &[Ev<'_>],
+        cur: &Ev<'_>,
+        user: &[u32],
+        own: Option<usize>,
+        out: &mut Vec<f32>,
+    ) {
+        let k = self.k();
+        let secs = cur.time_ms.div_euclid(1000);
+        let hour = secs.div_euclid(3600).rem_euclid(24) as f32;
+        // 1970-01-01 was a Thursday; 0 = Monday.
+        let dow = (secs.div_euclid(86_400) + 3).rem_euclid(7) as f32;
+        out.extend_from_slice(&[
+            hour,
+            dow,
+            hour * 7.0 + dow,
+            prev.len() as f32,
+            prev.first()
+                .map_or(0.0, |f| (cur.time_ms - f.time_ms) as f32 / 1000.0),
+            prev.last()
+                .map_or(f32::NAN, |f| (cur.time_ms - f.time_ms) as f32 / 1000.0),
+        ]);
+        let mut sc = vec![0f32; k];
+        let (mut seen, mut maxl) = (0f32, f32::NAN);
+        for p in prev {
+            if let Some(c) = p.class {
+                sc[c] += 1.0;
+            }
+            if p.item == cur.item {
+                seen += 1.0;
+                maxl = if maxl.is_nan() {
+                    p.level as f32
+                } else {
+                    maxl.max(p.level as f32)
+                };
+            }
+        }
+        out.extend_from_slice(&sc);
+        out.push(seen);
+        out.push(maxl);
+        out.push(
+            prev.last()
+                .map_or(f32::NAN, |p| (p.item == cur.item) as u8 as f32),
+        );
+        out.push(match (prev.last().and_then(|p| p.cat), cur.cat) {
+            (Some(a), Some(b)) => (a == b) as u8 as f32,
+            _ => f32::NAN,
+        });
+        out.extend(user.iter().map(|&x| x as f32));
+        out.push(user.iter().sum::<u32>() as f32);
+        let g = &self.priors.global;
+        let gn: f64 = g.iter().map(|&x| x as f64).sum::<f64>().max(1.0);
+        let global: Vec<f64> = g.iter().map(|&x| x as f64 / gn).collect();
+        let cat_counts = cur.cat.and_then(|c| self.priors.cat.get(c));
+        let mut cat_rate = Vec::with_capacity(k + 1);
+        self.rates(
+            cat_counts,
+            own.filter(|_| cat_counts.is_some()),
+            &global,
+            &mut cat_rate,
+        );
+        let cat_parent: Vec<f64> = cat_rate[..k].iter().map(|&x| x as f64).collect();
+        self.rates(self.priors.item.get(cur.item), own, &cat_parent, out);
+        out.extend_from_slice(&cat_rate);
+        self.rates(
+            cur.brand.and_then(|b| self.priors.brand.get(b)),
+            own,
+            &global,
+            out,
+        );
+        let b = self.params.hash_buckets;
+        out.push(hash(cur.cat, b));
+        out.push(hash(cur.brand, b));
+        out.push(cur.price.map_or(f32::NAN, |p| (p.max(0.0)).ln_1p() as f32));
+        match self.item_emb.get(cur.item) {
+            Some(e) => out.extend_from_slice(e),
+            None => out.extend(std::iter::repeat_n(f32::NAN, self.params.emb_dim)),
+        }
+    }
+
+    /// Trains on `t` / `s` with a temporal split by session start; evaluates on the test
+    /// part against the baselines.
+    pub fn train(t: &EventTable, s: &Sessions, p: &NextActionParams) -> Result<NextActionModel> {
+        let (ftr, fva, fte) = p.fractions;
+        if !(ftr > 0.0 && fva > 0.0 && fte > 0.0 && (ftr + fva + fte - 1.0).abs() < 1e-6) {
+            return Err(RecsError::Invalid(format!(
+                "fractions {ftr}/{fva}/{fte} must be positive and sum to 1"
+            )));
+        }
+        if s.len() < 10 {
+            return Err(RecsError::NotEnoughData(format!("{} sessions", s.len())));
+        }
+        let mut order: Vec<u32> = (0..s.len() as u32).collect();
+        order.sort_by_key(|&i| (session_start(t, s, i as usize), i));
+        let n = order.len();
+        let a = ((n as f64) * ftr).round() as usize;
+        let b = ((n as f64) * (ftr + fva)).round() as usize;
+        let (a, b) = (a.clamp(1, n - 2), b.clamp(a.clamp(1, n - 2) + 1, n - 1));
+        let parts = [&order[..a], &order[a..b], &order[b..]];
+        // Classes: kinds present in training.
+        let mut present = vec![0u64; t.kind_count().max(256)];
+        for &si in parts[0] {
+            for &e in s.events(si as usize) {
+                present[t.kind[e as usize] as usize] += 1;
+            }
+        }
+        let codes: Vec<u8> = (0..present.len())
+            .filter(|&c| present[c] > 0)
+            .map(|c| c as u8)
+            .collect();
+        if codes.len() < 2 {
+            return Err(RecsError::NotEnoughData(
+                "fewer than two event kinds in training".into(),
+            ));
+        }
+        let classes: Vec<String> = codes.iter().map(|&c| t.kind_name(c).to_string()).collect();
+        let mut class_of = [None; 256];
+        for (i, &c) in codes.iter().enumerate() {
+            class_of[c as usize] = Some(i);
+        }
+        let k = codes.len();
+        let opt =
+            |id: u32, v: &shopsense_events::Interner| (id != NONE).then(|| v.get(id).to_string());
+        // Priors on the training part.
+        let mut pr = Priors {
+            global: vec![0; k],
+            ..Default::default()
+        };
+        for &si in parts[0] {
+            for &e in s.events(si as usize) {
+                let e = e as usize;
+                let Some(c) = class_of[t.kind[e] as usize] else {
+                    continue;
+                };
+                pr.global[c] += 1;
+                pr.item
+                    .entry(t.items.get(t.item[e]).to_string())
+                    .or_insert_with(|| vec![0; k])[c] += 1;
+                if let Some(cat) = opt(t.category[e], &t.categories) {
+                    pr.cat.entry(cat).or_insert_with(|| vec![0; k])[c] += 1;
+                }
+                if let Some(br) = opt(t.brand[e], &t.brands) {
+                    pr.brand.entry(br).or_insert_with(|| vec![0; k])[c] += 1;
+                }
+            }
+        }
+        // Embeddings on the training part.
+        let mut ids: HashMap<u32, u32> = HashMap::new();
+        let seqs: Vec<Vec<(u32, u8)>> = parts[0]
+            .iter()
+            .map(|&si| {
+                s.events(si as usize)
+                    .iter()
+                    .map(|&e| {
+                        let n = ids.len() as u32;
+                        (
+                            *ids.entry(t.item[e as usize]).or_insert(n),
+                            kind_level(t.kind[e as usize]),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        let (_, sym) = covis::build(&seqs, ids.len(), 3, 1, 200);
+        let emb = embed::ppmi_svd(&sym, p.emb_dim, p.seed);
+        let item_emb: HashMap<String, Vec<f32>> = ids
+            .iter()
+            .map(|(&ti, &mi)| {
+                let d = p.emb_dim;
+                (
+                    t.items.get(ti).to_string(),
+                    emb[mi as usize * d..mi as usize * d + d].to_vec(),
+                )
+            })
+            .collect();
+        // User counts strictly before each event, over the whole table in time order.
+        let mut by_time: Vec<u32> = (0..t.len() as u32).collect();
+        by_time.sort_by_key(|&e| (t.time_ms[e as usize], e));
+        let mut uc: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut before: Vec<u32> = vec![0; t.len() * k];
+        for &e in &by_time {
+            let e = e as usize;
+            let v = uc.entry(t.user[e]).or_insert_with(|| vec![0; k]);
+            before[e * k..e * k + k].copy_from_slice(v);
+            if let Some(c) = class_of[t.kind[e] as usize] {
+                v[c] += 1;
+            }
+        }
+        let user_counts = uc
+            .into_iter()
+            .map(|(u, v)| (t.users.get(u).to_string(), v))
+            .collect();
+        let mut m = NextActionModel {
+            format: NEXT_ACTION_FORMAT.into(),
+            params: p.clone(),
+            classes,
+            priors: pr,
+            item_emb,
+            user_counts,
+            gbdt_text: String::new(),
+            report: None,
+            gbdt: None,
+        };
+        let names = feature_names(k, p.emb_dim);
+        let build = |part: &[u32], loo: bool| -> (Vec<f32>, Vec<f32>) {
+            let mut x = Vec::new();
+            let mut y = Vec::new();
+            for &si in part {
+                let evs: Vec<Ev<'_>> = s
+                    .events(si as usize)
+                    .iter()
+                    .map(|&e| {
+                        let e = e as usize;
+                        Ev {
+                            item: t.items.get(t.item[e]),
+                            cat: t.categories.get_opt(t.category[e]),
+                            brand: t.brands.get_opt(t.brand[e]),
+                            price: Some(t.price[e]).filter(|v| v.is_finite()),
+                            time_ms: t.time_ms[e],
+                            class: class_of[t.kind[e] as usize],
+                            level: kind_level(t.kind[e]),
+                        }
+                    })
+                    .collect();
+                for (j, &e) in s.events(si as usize).iter().enumerate() {
+                    let Some(c) = evs[j].class else { continue };
+                    let e = e as usize;
+                    m.row(
+                        &evs[..j],
+                        &evs[j],
+                        &before[e * k..e * k + k],
+                        loo.then_some(c),
+                        &mut x,
+                    );
+                    y.push(c as f32);
+                }
+            }
+            (x, y)
+        };
+        let (xtr, ytr) = build(parts[0], true);
+        let (xva, yva) = build(parts[1], false);
+        let (xte, yte) = build(parts[2], false);
+        let nf = names.len();
+        if ytr.is_empty() || yva.is_empty() || yte.is_empty() {
+            return Err(RecsError::NotEnoughData(
+                "an empty train, validation or test part".into(),
+            ));
+        }
+        let mut counts = vec![0usize; k];
+        for &c in &ytr {
+            counts[c as usize] += 1;
+        }
+        let train_ds = Dataset::new(
+            Matrix::new(xtr, ytr.len(), nf)?,
+            names.clone(),
+            ytr.clone(),
+            None,
+        )?;
+        let fit_ds = match p.rebalance {
+            Rebalance::None => train_ds.clone(),
+            Rebalance::ClassWeights => {
+                let w: Vec<f32> = ytr
+                    .iter()
+                    .map(|&c| (ytr.len() as f64 / (k as f64 * counts[c as usize] as f64)) as f32)
+                    .collect();
+                train_ds.clone().with_weights(Some(w))?
+            }
+            Rebalance::Undersample { ratio } => {
+                let min = counts.iter().copied().filter(|&c| c > 0).min().unwrap_or(0);
+                let cap = ((min as f64) * ratio.max(1.0)).ceil() as usize;
+                let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); k];
+                for (i, &c) in ytr.iter().enumerate() {
+                    by_class[c as usize].push(i);
+                }
+                let mut rng = SplitMix64::new(p.seed);
+                let mut keep = Vec::new();
+                for mut v in by_class {
+                    rng.shuffle(&mut v);
+                    v.truncate(cap);
+                    keep.extend(v);
+                }
+                keep.sort_unstable();
+                train_ds.subset(&keep)?
+            }
+        };
+        // Early stopping on the validation part weighted like the training objective.
+        let wva = match p.rebalance {
+            Rebalance::ClassWeights => Some(
+                yva.iter()
+                    .map(|&c| {
+                        (ytr.len() as f64 / (k as f64 * counts[c as usize].max(1) as f64)) as f32
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let valid_ds = Dataset::new(Matrix::new(xva, yva.len(), nf)?, names.clone(), yva, wva)?;
+        let mut gp = p.gbdt.clone();
+        gp.n_classes = k.max(2);
+        let (g, _) = train_gbdt(&fit_ds, Some(&valid_ds), &gp, None)?;
+        let xte_ref = MatrixRef::new(&xte, yte.len(), nf)?;
+        let probs = g.predict_proba_multi(xte_ref)?;
+        let labels: Vec<usize> = yte.iter().map(|&c| c as usize).collect();
+        let model_m = multiclass_metrics(&labels, &probs, k, Some(&m.classes))?;
+        let tot: f64 = counts.iter().sum::<usize>() as f64;
+        let prior: Vec<f64> = counts.iter().map(|&c| c as f64 / tot).collect();
+        let maj = (0..k)
+            .max_by_key(|&c| (counts[c], std::cmp::Reverse(c)))
+            .unwrap_or(0);
+        let mut maj_probs = Vec::with_capacity(labels.len() * k);
+        for _ in &labels {
+            for (c, &p) in prior.iter().enumerate().take(k) {
+                // The majority class first, the training frequencies for log-loss.
+                maj_probs.push(if c == maj { p.max(0.5) } else { p });
+            }
+        }
+        let majority = multiclass_metrics(&labels, &maj_probs, k, Some(&m.classes))?;
+        // Seed-style baseline: one forest per class on 1:1 undersampled rows.
+        let mut rf_probs = vec![0.0; labels.len() * k];
+        for c in 0..k {
+            let yb: Vec<f32> = ytr
+                .iter()
+                .map(|&y| (y as usize == c) as u8 as f32)
+                .collect();
+            let npos = yb.iter().filter(|&&v| v > 0.0).count();
+            if npos == 0 || npos == yb.len() {
+                continue;
+            }
+            let ds = Dataset::new(train_ds.x().clone(), names.clone(), yb, None)?;
+            let ds = if npos * 2 < ds.n_rows() {
+                undersample(&ds, 1.0, p.seed + c as u64)?
+            } else {
+                ds
+            };
+            let rf = RandomForest::fit(&ds, &ForestParams::seed_rf())?;
+            for (i, v) in rf.predict_proba(xte_ref)?.into_iter().enumerate() {
+                rf_probs[i * k + c] = v;
+            }
+        }
+        for row in rf_probs.chunks_mut(k) {
+            let s: f64 = row.iter().sum();
+            if s > 0.0 {
+                row.iter_mut().for_each(|v| *v /= s);
+            } else {
+                row.iter_mut().for_each(|v| *v = 1.0 / k as f64);
+            }
+        }
+        let seed_rf = multiclass_metrics(&labels, &rf_probs, k, Some(&m.classes))?;
+        let mut importance = g.feature_importance();
+        importance.sort_by(|a, b| b.1.total_cmp(&a.1));
+        m.report = Some(NextActionReport {
+            classes: m.classes.clone(),
+            rows: (train_ds.n_rows(), valid_ds.n_rows(), labels.len()),
+            sessions: (parts[0].len(), parts[1].len(), parts[2].len()),
+            rebalance: p.rebalance,
+            rounds: g.n_iterations(),
+            model: model_m,
+            majority,
+            seed_rf,
+            importance,
+        });
+        m.gbdt_text = g.text().to_string();
+        m.gbdt = Some(g);
+        Ok(m)
+    }
+
+    /// Class probabilities (by [`NextActionModel::classes`]) of an interaction given the
+    /// session so far (oldest first) and the user (history counts from the bundle; an
+    /// unknown user has none).
+    pub fn predict(
+        &self,
+        user: &str,
+        session: &[ActionEvent],
+        cur: &ActionEvent,
+    ) -> Result<Vec<(String, f64)>> {
+        let g = self
+            .gbdt
+            .as_ref()
+            .ok_or_else(|| RecsError::Invalid("next-action model not loaded".into()))?;
+        fn conv<'a>(classes: &[String], a: &'a ActionEvent) -> Ev<'a> {
+            let code = a
+                .kind
+                .as_deref()
+                .map(shopsense_events::EventKind::from_name)
+                .and_then(|k| k.fixed_code());
+            let class = a
+                .kind
+                .as_deref()
+                .and_then(|n| classes.iter().position(|c| c == n));
+            Ev {
+                item: &a.item,
+                cat: a.category.as_deref(),
+                brand: a.brand.as_deref(),
+                price: a.price,
+                time_ms: a.time_ms,
+                class,
+                level: code.map_or(1, kind_level),
+            }
+        }
+        let prev: Vec<Ev<'_>> = session.iter().map(|a| conv(&self.classes, a)).collect();
+        let k = self.k();
+        let zero = vec![0; k];
+        let uc = self.user_counts.get(user).unwrap_or(&zero);
+        let mut x = Vec::new();
+        self.row(&prev, &conv(&self.classes, cur), uc, None, &mut x);
+        let nf = x.len();
+        let p = g.predict_proba_multi(MatrixRef::new(&x, 1, nf)?)?;
+        Ok(self.classes.iter().cloned().zip(p).collect())
+    }
+
+    /// Saves the bundle (JSON, atomic).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = serde_json::to_vec(self).map_err(|e| RecsError::Bundle {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        shopsense_models::io::atomic_write(path, &bytes)?;
+        Ok(())
+    }
+
+    /// Loads a bundle written by [`NextActionModel::save`].
+    pub fn load(path: &Path) -> Result<NextActionModel> {
+        let bad = |m: String| RecsError::Bundle {
+            path: path.to_path_buf(),
+            message: m,
+        };
+        let bytes = shopsense_models::io::read(path)?;
+        let mut m: NextActionModel = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("not a next-action bundle: {e}")))?;
+        if m.format != NEXT_ACTION_FORMAT {
+            return Err(bad(format!(
+                "format `{}`, expected `{NEXT_ACTION_FORMAT}`",
+                m.format
+            )));
+        }
+        let g = Gbdt::from_bytes(m.gbdt_text.as_bytes())?;
+        let nf = feature_names(m.classes.len(), m.params.emb_dim).len();
+        if g.n_features() != nf || m.priors.global.len() != m.classes.len() {
+            return Err(bad("model and class set do not match".into()));
+        }
+        if m.item_emb.values().any(|v| v.len() != m.params.emb_dim)
+            || m.user_counts.values().any(|v| v.len() != m.classes.len())
+        {
+            return Err(bad("inconsistent vector lengths".into()));
+        }
+        m.gbdt = Some(g);
+        Ok(m)
+    }
+}

@@ -1,0 +1,189 @@
+//! The recommendation and next-action pipelines on the real REES46 and Taobao samples.
+
+use shopsense_events::{read_file, EventTable, ReadOptions};
+use shopsense_recs::next_action::ActionEvent;
+use shopsense_recs::{
+    evaluate, temporal_split, Method, NextActionModel, NextActionParams, RecsError, RecsModel,
+    RecsParams, SessionEvent,
+};
+use shopsense_sessions::{SessionConfig, Sessions};
+use std::path::PathBuf;
+
+fn data(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data")
+        .join(p)
+}
+
+fn rees46() -> (EventTable, Sessions) {
+    let (_, out) = read_file(
+        &data("rees46/2019-Oct_head.csv"),
+        None,
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let s = Sessions::build(&out.table, &SessionConfig::default());
+    (out.table, s)
+}
+
+fn taobao() -> (EventTable, Sessions) {
+    let (_, out) = read_file(
+        &data("taobao/UserBehavior_head.csv"),
+        None,
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let mut t = out.table;
+    t.retain_time_window(Some(1_511_539_200_000), Some(1_512_316_800_000));
+    let s = Sessions::build(&t, &SessionConfig::default());
+    (t, s)
+}
+
+fn check_ranker(name: &str, t: &EventTable, s: &Sessions) -> RecsModel {
+    let (m, split) = RecsModel::train_split(t, s, 0.25, &RecsParams::default()).unwrap();
+    assert!(m.has_ranker());
+    let e = evaluate(&m, t, s, &split.test, 20_000, 7).unwrap();
+    eprintln!("{name}: {}", serde_json::to_string_pretty(&e).unwrap());
+    for task in &e.tasks {
+        let r = task.get("ranker").unwrap();
+        for base in ["popularity", "covis-knn"] {
+            let b = task.get(base).unwrap();
+            assert!(
+                r.hr20 > b.hr20,
+                "{name} {}: ranker HR@20 {} vs {base} {}",
+                task.task,
+                r.hr20,
+                b.hr20
+            );
+            assert!(
+                r.ndcg20 > b.ndcg20,
+                "{name} {}: ranker NDCG@20 {} vs {base} {}",
+                task.task,
+                r.ndcg20,
+                b.ndcg20
+            );
+        }
+        for m in &task.methods {
+            assert!(
+                m.hr10 <= m.hr20
+                    && m.mrr10 <= m.mrr20
+                    && m.ndcg20 <= m.hr20
+                    && m.mrr20 <= m.ndcg20 + 1e-12
+            );
+        }
+    }
+    m
+}
+
+#[test]
+fn rees46_split_counts_ranker_and_round_trip() {
+    let (t, s) = rees46();
+    assert_eq!((t.len(), s.len()), (17_434, 5_066));
+    let split = temporal_split(&t, &s, 0.25).unwrap();
+    eprintln!("rees46 split {} / {}", split.train.len(), split.test.len());
+    let m = check_ranker("rees46", &t, &s);
+
+    // Bundle round trip: identical recommendations, similar items and audiences.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("recs.json");
+    m.save(&path).unwrap();
+    let l = RecsModel::load(&path).unwrap();
+    let user = m.stats.users.name(0).to_string();
+    let item = m.stats.items.name(0).to_string();
+    let sess = vec![SessionEvent {
+        item: item.clone(),
+        kind: "view".into(),
+    }];
+    assert_eq!(
+        m.recommend(&user, &sess, 20, false).unwrap(),
+        l.recommend(&user, &sess, 20, false).unwrap()
+    );
+    assert_eq!(m.similar(&item, 10).unwrap(), l.similar(&item, 10).unwrap());
+    assert_eq!(
+        m.audience(&item, 10).unwrap(),
+        l.audience(&item, 10).unwrap()
+    );
+    let r = l.recommend(&user, &sess, 20, false).unwrap();
+    assert_eq!(r.items.len(), 20);
+    assert!(!r.cold_start);
+
+    // A cold user gets the popularity list.
+    let cold = l.recommend("no-such-user", &[], 20, false).unwrap();
+    assert!(cold.cold_start);
+    let pop: Vec<String> = l
+        .rank(&Default::default(), Method::Popularity, 20)
+        .unwrap()
+        .into_iter()
+        .map(|(i, _)| l.stats.items.name(i).to_string())
+        .collect();
+    assert_eq!(
+        cold.items.iter().map(|x| x.id.clone()).collect::<Vec<_>>(),
+        pop
+    );
+
+    // Unknown items: a typed error, never a panic.
+    assert!(
+        matches!(l.similar("no-such-item", 5), Err(RecsError::UnknownItem(i)) if i == "no-such-item")
+    );
+    assert!(matches!(
+        l.audience("no-such-item", 5),
+        Err(RecsError::UnknownItem(_))
+    ));
+    // Unknown session items are ignored: cold again.
+    let r = l
+        .recommend(
+            "no-such-user",
+            &[SessionEvent {
+                item: "nope".into(),
+                kind: "view".into(),
+            }],
+            5,
+            false,
+        )
+        .unwrap();
+    assert!(r.cold_start);
+    // A corrupt bundle is an error naming the file.
+    std::fs::write(&path, b"{\"format\":1}").unwrap();
+    let e = RecsModel::load(&path).unwrap_err().to_string();
+    assert!(e.contains("recs.json"), "{e}");
+}
+
+#[test]
+fn taobao_ranker_beats_baselines() {
+    let (t, s) = taobao();
+    assert_eq!((t.len(), s.len()), (84_440, 14_097));
+    let split = temporal_split(&t, &s, 0.25).unwrap();
+    eprintln!("taobao split {} / {}", split.train.len(), split.test.len());
+    check_ranker("taobao", &t, &s);
+}
+
+#[test]
+fn next_action_beats_baselines() {
+    for (name, (t, s)) in [("rees46", rees46()), ("taobao", taobao())] {
+        let m = NextActionModel::train(&t, &s, &NextActionParams::default()).unwrap();
+        let r = m.report.as_ref().unwrap();
+        eprintln!(
+            "{name} next-action classes {:?} rows {:?} sessions {:?} rounds {}: model macro-F1 {:.4} ll {:.4} acc {:.4}; majority {:.4} ll {:.4}; seed-rf {:.4} ll {:.4}\n{:?}",
+            r.classes, r.rows, r.sessions, r.rounds, r.model.macro_f1, r.model.log_loss, r.model.accuracy,
+            r.majority.macro_f1, r.majority.log_loss, r.seed_rf.macro_f1, r.seed_rf.log_loss, r.model.per_class
+        );
+        assert!(r.model.macro_f1 > r.majority.macro_f1, "{name}");
+        assert!(r.model.macro_f1 > r.seed_rf.macro_f1, "{name}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("na.json");
+        m.save(&path).unwrap();
+        let l = NextActionModel::load(&path).unwrap();
+        let ev = ActionEvent {
+            item: t.items.get(t.item[0]).to_string(),
+            category: None,
+            brand: None,
+            price: None,
+            time_ms: t.time_ms[0],
+            kind: None,
+        };
+        let a = m.predict("u", &[], &ev).unwrap();
+        assert_eq!(a, l.predict("u", &[], &ev).unwrap());
+        let sum: f64 = a.iter().map(|x| x.1).sum();
+        assert!((sum - 1.0).abs() < 1e-6, "{a:?}");
+    }
+}

@@ -1,0 +1,278 @@
+//! `sessionize --engine sc://…` on a real Spark standalone cluster (one master, two workers,
+//! a Spark Connect driver; started by scripts/spark-cluster.sh) against the local path, row
+//! for row, on the real samples and on synthetic data; and with one executor JVM killed
+//! mid-job.
+#![cfg(feature = "spark")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_shopsense"));
+    c.arg("--quiet");
+    c
+}
+
+fn data(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data")
+        .join(p)
+}
+
+fn remote() -> Option<String> {
+    match std::env::var("SHOPSENSE_SPARK_REMOTE") {
+        Ok(r) if !r.is_empty() => Some(r),
+        _ => {
+            assert!(
+                std::env::var("SHOPSENSE_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "SHOPSENSE_SPARK_REMOTE is not set (source scripts/spark-cluster.sh)"
+            );
+            eprintln!("skipped: SHOPSENSE_SPARK_REMOTE not set (scripts/spark-cluster.sh)");
+            None
+        }
+    }
+}
+
+fn ok(c: &mut Command) -> String {
+    let out = c.output().expect("run shopsense");
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn ingest(store: &Path, files: &[PathBuf]) {
+    ok(bin()
+        .arg("ingest")
+        .args(files)
+        .arg("--store")
+        .arg(store)
+        .arg("--json"));
+}
+
+/// Runs sessionize locally and on Spark with `extra` args; asserts equal outputs row for row
+/// (floats within 1e-9); returns the number of sessions.
+fn compare(store: &Path, remote: &str, extra: &[&str], tag: &str) -> usize {
+    let dir = store.parent().unwrap();
+    let a = dir.join(format!("{tag}-local.csv"));
+    let b = dir.join(format!("{tag}-spark.csv"));
+    ok(bin()
+        .arg("sessionize")
+        .arg(store)
+        .args(extra)
+        .arg("--out")
+        .arg(&a));
+    let msg = ok(bin()
+        .arg("sessionize")
+        .arg(store)
+        .args(extra)
+        .arg("--engine")
+        .arg(remote)
+        .arg("--out")
+        .arg(&b));
+    eprintln!("{tag}: {}", msg.trim());
+    let la = std::fs::read_to_string(&a).unwrap();
+    let lb = std::fs::read_to_string(&b).unwrap();
+    let (ra, rb): (Vec<&str>, Vec<&str>) = (la.lines().collect(), lb.lines().collect());
+    assert_eq!(ra.len(), rb.len(), "{tag}: row counts differ");
+    for (i, (x, y)) in ra.iter().zip(&rb).enumerate() {
+        if x == y {
+            continue;
+        }
+        let (fx, fy): (Vec<&str>, Vec<&str>) = (x.split(',').collect(), y.split(',').collect());
+        assert_eq!(fx.len(), fy.len(), "{tag} row {i}: {x} vs {y}");
+        for (u, v) in fx.iter().zip(&fy) {
+            if u == v {
+                continue;
+            }
+            let (pu, pv) = (u.parse::<f64>(), v.parse::<f64>());
+            match (pu, pv) {
+                (Ok(p), Ok(q)) => assert!(
+                    (p - q).abs() <= 1e-9 * p.abs().max(1.0),
+                    "{tag} row {i}: {x} vs {y}"
+                ),
+                _ => panic!("{tag} row {i}: local {x}\n spark {y}"),
+            }
+        }
+    }
+    ra.len() - 1
+}
+
+#[test]
+fn spark_equals_local_on_the_real_samples() {
+    let Some(remote) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    ingest(
+        &store,
+        &[
+            data("rees46/2019-Oct_head.csv"),
+            data("taobao/UserBehavior_head.csv"),
+        ],
+    );
+    // REES46 has native session ids, Taobao gets gap sessions.
+    assert_eq!(compare(&store, &remote, &[], "samples"), 5_066 + 14_122);
+    assert_eq!(
+        compare(&store, &remote, &["--no-cut"], "samples-nocut"),
+        5_066 + 14_122
+    );
+    let n = compare(
+        &store,
+        &remote,
+        &["--force-gap", "--gap-minutes", "10"],
+        "samples-gap10",
+    );
+    assert!(n > 5_066 + 14_122, "{n}");
+}
+
+#[test]
+fn spark_equals_local_on_synthetic_data() {
+    let Some(remote) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("synth.csv");
+    ok(bin()
+        .arg("synth")
+        .arg(data("rees46/2019-Oct_head.csv"))
+        .args(["-n", "200k", "--days", "5", "--out"])
+        .arg(&csv));
+    let store = dir.path().join("store");
+    ingest(&store, &[csv]);
+    let n = compare(&store, &remote, &[], "synth");
+    assert!(n > 40_000, "{n}");
+    compare(&store, &remote, &["--force-gap"], "synth-gap");
+}
+
+fn get(url: &str) -> String {
+    let out = Command::new("curl").args(["-s", url]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Executor JVMs (CoarseGrainedExecutorBackend) of the app `app`: (pid, executor id).
+fn executors(app: &str) -> Vec<(u32, String)> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmd
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args
+            .iter()
+            .any(|a| a.contains("CoarseGrainedExecutorBackend"))
+            && args.iter().any(|a| a == app)
+        {
+            let id = args
+                .iter()
+                .position(|a| a == "--executor-id")
+                .and_then(|i| args.get(i + 1))
+                .cloned()
+                .unwrap_or_default();
+            v.push((pid, id));
+        }
+    }
+    v
+}
+
+#[test]
+fn killing_an_executor_mid_job_still_completes_with_the_same_result() {
+    let Some(remote) = remote() else { return };
+    let ui = std::env::var("SHOPSENSE_SPARK_UI").expect("SHOPSENSE_SPARK_UI with the remote");
+    let apps = get(&format!("{ui}/api/v1/applications"));
+    let app = apps
+        .split('"')
+        .skip_while(|s| *s != "id")
+        .nth(2)
+        .expect("application id from the driver's REST API")
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("synth.csv");
+    ok(bin()
+        .arg("synth")
+        .arg(data("rees46/2019-Oct_head.csv"))
+        .args(["-n", "1M", "--days", "10", "--out"])
+        .arg(&csv));
+    let store = dir.path().join("store");
+    ingest(&store, &[csv]);
+    let a = dir.path().join("local.csv");
+    ok(bin().arg("sessionize").arg(&store).arg("--out").arg(&a));
+    let b = dir.path().join("spark.csv");
+    let mut child = bin()
+        .arg("sessionize")
+        .arg(&store)
+        .arg("--engine")
+        .arg(&remote)
+        .arg("--out")
+        .arg(&b)
+        .spawn()
+        .unwrap();
+    // Wait until a job of ours is running, then SIGKILL one executor JVM.
+    let mut killed = None;
+    for _ in 0..600 {
+        let jobs = get(&format!(
+            "{ui}/api/v1/applications/{app}/jobs?status=running"
+        ));
+        if jobs.contains("\"jobId\"") {
+            let ex = executors(&app);
+            if let Some((pid, id)) = ex.first() {
+                let st = Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+                eprintln!(
+                    "killed executor {id} (pid {pid}) of {app} while a job was running; executors were {ex:?}"
+                );
+                killed = Some(id.clone());
+                break;
+            }
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "spark sessionize failed after the kill");
+    let killed = killed.expect("the job ended before an executor could be killed");
+    let all = get(&format!("{ui}/api/v1/applications/{app}/allexecutors"));
+    let removed = all
+        .split("\"id\"")
+        .find(|s| s.contains(&format!(": \"{killed}\"")))
+        .map(|s| s.contains("\"isActive\" : false"))
+        .unwrap_or(false);
+    let stages = get(&format!("{ui}/api/v1/applications/{app}/stages"));
+    let failed: u64 = stages
+        .split("\"numFailedTasks\" : ")
+        .skip(1)
+        .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .sum();
+    eprintln!("executor {killed} removed by the driver: {removed}; failed tasks (all stages so far): {failed}");
+    assert!(removed, "the driver did not notice the killed executor");
+    let (la, lb) = (
+        std::fs::read_to_string(&a).unwrap(),
+        std::fs::read_to_string(&b).unwrap(),
+    );
+    assert_eq!(la.lines().count(), lb.lines().count());
+    for (i, (x, y)) in la.lines().zip(lb.lines()).enumerate() {
+        if x != y {
+            let fx: Vec<&str> = x.split(',').collect();
+            let fy: Vec<&str> = y.split(',').collect();
+            for (u, v) in fx.iter().zip(&fy) {
+                if u != v {
+                    let (p, q): (f64, f64) = (u.parse().unwrap(), v.parse().unwrap());
+                    assert!(
+                        (p - q).abs() <= 1e-9 * p.abs().max(1.0),
+                        "row {i}: {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
+}
