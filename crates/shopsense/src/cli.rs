@@ -60,6 +60,10 @@ pub enum Command {
     /// Write the train / validation / test feature matrices of an intent run (Parquet or CSV)
     /// without training, e.g. to train another library on exactly the same inputs.
     Features(FeaturesArgs),
+    /// Consume events from a Kafka-protocol broker, score live, learn online, publish scores.
+    Stream(crate::cmd_stream::StreamArgs),
+    /// Produce an events file to a broker topic in event-time order (`--speed 60x` or `max`).
+    Replay(crate::cmd_stream::ReplayArgs),
     /// Serve purchase-intent decisions over HTTP (JSON API under /v1, /metrics, /readyz).
     Serve(crate::cmd_serve::ServeArgs),
     /// The model registry: list, show, add, promote, rollback.

@@ -38,6 +38,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval(a, quiet),
         Command::Predict(a) => predict(a, quiet),
         Command::Features(a) => features(a, quiet),
+        Command::Stream(a) => crate::cmd_stream::stream(a, quiet),
+        Command::Replay(a) => crate::cmd_stream::replay(a, quiet),
         Command::Serve(a) => crate::cmd_serve::serve(a),
         Command::Models(c) => crate::cmd_serve::models(c),
         Command::Recommend(a) => crate::cmd_recs::recommend(a),

@@ -2,6 +2,7 @@
 //! only; the work is done by the library crates.
 
 mod cli;
+mod cmd_stream;
 mod cmd_cluster;
 mod cmd_demo;
 mod cmd_recs;

@@ -15,6 +15,8 @@ mod cmd_demo;
 mod cmd_recs;
 #[path = "../src/cmd_serve.rs"]
 mod cmd_serve;
+#[path = "../src/cmd_stream.rs"]
+mod cmd_stream;
 #[path = "../src/commands.rs"]
 mod commands;
 #[path = "../src/progress.rs"]

@@ -1,0 +1,449 @@
+//! The broker side: the consumer loop ([`run_stream`]) and the producer of event logs
+//! ([`replay`]), with rdkafka (bundled librdkafka).
+
+use crate::dashboard::Live;
+use crate::processor::{event_json, Outcome, Processor, ProcessorConfig};
+use crate::StreamError;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{DeliveryResult, Message, Timestamp};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use shopsense_serve::Scorer;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Wall-clock UTC milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Counts delivery failures; for score messages it records the end-to-end latency
+/// (source event produced → score acknowledged by the broker) in the live metrics.
+struct Ctx {
+    failed: AtomicU64,
+    delivered: AtomicU64,
+    live: Option<Arc<Live>>,
+}
+
+impl ClientContext for Ctx {}
+
+impl ProducerContext for Ctx {
+    type DeliveryOpaque = Box<i64>;
+    fn delivery(&self, r: &DeliveryResult<'_>, source_ms: Self::DeliveryOpaque) {
+        match r {
+            Ok(_) => {
+                self.delivered.fetch_add(1, Ordering::Relaxed);
+                if let Some(l) = &self.live {
+                    if *source_ms > 0 {
+                        l.observe_latency((now_ms() - *source_ms).max(0) as f64 / 1000.0);
+                    }
+                }
+            }
+            Err((e, _)) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("delivery failed: {e}");
+            }
+        }
+    }
+}
+
+fn producer(brokers: &str, live: Option<Arc<Live>>) -> Result<ThreadedProducer<Ctx>, StreamError> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "2")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .set("compression.type", "lz4")
+        .create_with_context(Ctx {
+            failed: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            live,
+        })?)
+}
+
+/// Enqueues one message, waiting while the local queue is full.
+fn send(
+    p: &ThreadedProducer<Ctx>,
+    topic: &str,
+    key: &str,
+    payload: &[u8],
+    source_ms: i64,
+) -> Result<(), StreamError> {
+    let mut rec = BaseRecord::with_opaque_to(topic, Box::new(source_ms))
+        .key(key)
+        .payload(payload);
+    loop {
+        match p.send(rec) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                rec = r;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err((e, _)) => return Err(e.into()),
+        }
+    }
+}
+
+/// Settings of [`run_stream`].
+#[derive(Clone)]
+pub struct StreamConfig {
+    /// `host:port[,…]` of the broker.
+    pub brokers: String,
+    /// Events topic.
+    pub topic: String,
+    /// Scores topic.
+    pub out_topic: String,
+    /// Dead-letter topic.
+    pub dlq_topic: String,
+    /// Consumer group.
+    pub group: String,
+    /// The batch model.
+    pub scorer: Arc<dyn Scorer>,
+    /// Where the state is checkpointed (restored at start).
+    pub checkpoint_dir: PathBuf,
+    /// Checkpoint + commit after this many messages…
+    pub checkpoint_every: u64,
+    /// …or this long after the first uncommitted message.
+    pub checkpoint_interval: Duration,
+    /// Stop (after a last checkpoint) when no message came for this long; `None`: run forever.
+    pub idle_exit: Option<Duration>,
+    /// Address of `/metrics` and the dashboard (`None`: none).
+    pub metrics_addr: Option<SocketAddr>,
+    /// Processor settings.
+    pub processor: ProcessorConfig,
+}
+
+/// What a [`run_stream`] did (the counts are the checkpointed totals, across restarts).
+#[derive(Debug, Clone)]
+pub struct StreamReport {
+    /// Counters.
+    pub counts: crate::processor::Counts,
+    /// Messages handled by this run (including duplicates and dead letters).
+    pub messages_this_run: u64,
+    /// Seconds this run spent from its first message to its last.
+    pub busy_seconds: f64,
+    /// Checkpoints written by this run.
+    pub checkpoints: u64,
+    /// Output deliveries that failed.
+    pub delivery_failures: u64,
+}
+
+fn checkpoint_and_commit(
+    proc_: &Processor,
+    cfg: &StreamConfig,
+    consumer: &BaseConsumer,
+    producer: &ThreadedProducer<Ctx>,
+    generation: u64,
+) -> Result<(), StreamError> {
+    // Scores and dead letters of the applied messages are on the broker before the offsets
+    // are committed (at-least-once output).
+    producer.flush(Duration::from_secs(30))?;
+    proc_.checkpoint(&cfg.checkpoint_dir, generation)?;
+    let mut tpl = TopicPartitionList::new();
+    for (&p, &o) in proc_.applied() {
+        tpl.add_partition_offset(&cfg.topic, p, Offset::Offset(o))?;
+    }
+    if tpl.count() > 0 {
+        consumer.commit(&tpl, CommitMode::Sync)?;
+    }
+    Ok(())
+}
+
+/// Consumes `cfg.topic` until idle (or forever): scores, dead letters, checkpoints, metrics.
+pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
+    ensure_topics(
+        &cfg.brokers,
+        &[&cfg.topic, &cfg.out_topic, &cfg.dlq_topic],
+        1,
+    )?;
+    std::fs::create_dir_all(&cfg.checkpoint_dir)
+        .map_err(|e| StreamError::Io(format!("{}: {e}", cfg.checkpoint_dir.display())))?;
+    let mut proc_ = Processor::new(cfg.scorer.clone(), cfg.processor);
+    let mut generation = proc_.restore(&cfg.checkpoint_dir)?.unwrap_or(0);
+    if generation > 0 {
+        tracing::info!(
+            "restored checkpoint {generation}: {} events applied",
+            proc_.counts().events
+        );
+    }
+    let live = Arc::new(Live::new(cfg.scorer.version()));
+    if let Some(addr) = cfg.metrics_addr {
+        let bound = crate::dashboard::serve(addr, live.clone())
+            .map_err(|e| StreamError::Io(format!("metrics server on {addr}: {e}")))?;
+        tracing::info!("metrics and dashboard on http://{bound}/");
+    }
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &cfg.brokers)
+        .set("group.id", &cfg.group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10")
+        .set("queued.min.messages", "200000")
+        .create()?;
+    consumer.subscribe(&[cfg.topic.as_str()])?;
+    let producer = producer(&cfg.brokers, Some(live.clone()))?;
+    let mut since_ckpt = 0u64;
+    let mut first_uncommitted: Option<Instant> = None;
+    let mut last_msg = Instant::now();
+    let mut started: Option<Instant> = None;
+    let mut ended = Instant::now();
+    let mut messages = 0u64;
+    let mut checkpoints = 0u64;
+    let mut last_publish = Instant::now();
+    let mut last_lag = Instant::now() - Duration::from_secs(10);
+    loop {
+        match consumer.poll(Duration::from_millis(50)) {
+            None => {
+                if let Some(idle) = cfg.idle_exit {
+                    if last_msg.elapsed() >= idle {
+                        break;
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                live.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("consume error: {e}");
+            }
+            Some(Ok(m)) => {
+                let now = now_ms();
+                let source_ms = match m.timestamp() {
+                    Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => t,
+                    Timestamp::NotAvailable => 0,
+                };
+                started.get_or_insert_with(Instant::now);
+                messages += 1;
+                last_msg = Instant::now();
+                ended = last_msg;
+                let payload = m.payload().unwrap_or(&[]);
+                match proc_.process(m.partition(), m.offset(), payload, now) {
+                    Outcome::Scored(s) => {
+                        live.events.fetch_add(1, Ordering::Relaxed);
+                        let body = serde_json::to_vec(&*s)
+                            .map_err(|e| StreamError::Io(format!("score JSON: {e}")))?;
+                        send(&producer, &cfg.out_topic, &s.session_id, &body, source_ms)?;
+                    }
+                    Outcome::Dead(reason) => {
+                        live.dead.fetch_add(1, Ordering::Relaxed);
+                        let body = serde_json::json!({
+                            "reason": reason,
+                            "topic": cfg.topic,
+                            "partition": m.partition(),
+                            "offset": m.offset(),
+                            "payload": String::from_utf8_lossy(payload),
+                        })
+                        .to_string();
+                        send(&producer, &cfg.dlq_topic, "", body.as_bytes(), 0)?;
+                    }
+                    Outcome::Duplicate => {
+                        live.duplicates.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                since_ckpt += 1;
+                first_uncommitted.get_or_insert_with(Instant::now);
+            }
+        }
+        let due = since_ckpt >= cfg.checkpoint_every
+            || first_uncommitted.is_some_and(|t| t.elapsed() >= cfg.checkpoint_interval);
+        if due && since_ckpt > 0 {
+            generation += 1;
+            checkpoint_and_commit(&proc_, &cfg, &consumer, &producer, generation)?;
+            checkpoints += 1;
+            since_ckpt = 0;
+            first_uncommitted = None;
+        }
+        if last_lag.elapsed() >= Duration::from_secs(2) {
+            last_lag = Instant::now();
+            let mut lag = 0i64;
+            for (&p, &o) in proc_.applied() {
+                if let Ok((_, high)) =
+                    consumer.fetch_watermarks(&cfg.topic, p, Duration::from_millis(500))
+                {
+                    lag += (high - o).max(0);
+                }
+            }
+            live.lag.store(lag as u64, Ordering::Relaxed);
+        }
+        if last_publish.elapsed() >= Duration::from_millis(500) {
+            last_publish = Instant::now();
+            live.publish(&proc_);
+        }
+    }
+    if since_ckpt > 0 {
+        generation += 1;
+        checkpoint_and_commit(&proc_, &cfg, &consumer, &producer, generation)?;
+        checkpoints += 1;
+    }
+    live.publish(&proc_);
+    let failed = producer.context().failed.load(Ordering::Relaxed);
+    Ok(StreamReport {
+        counts: proc_.counts().clone(),
+        messages_this_run: messages,
+        busy_seconds: started.map_or(0.0, |s| (ended - s).as_secs_f64()),
+        checkpoints,
+        delivery_failures: failed,
+    })
+}
+
+/// Settings of [`replay`].
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// `host:port[,…]` of the broker.
+    pub brokers: String,
+    /// Topic to produce to.
+    pub topic: String,
+    /// Event-time speed-up (60 = one hour of events per minute); `None`: as fast as possible.
+    pub speed: Option<f64>,
+    /// Produce at most this many events.
+    pub limit: Option<usize>,
+}
+
+/// What a [`replay`] did.
+#[derive(Debug, Clone)]
+pub struct ReplayReport {
+    /// Events produced (acknowledged by the broker).
+    pub produced: u64,
+    /// Rows the reader rejected (not produced).
+    pub rejected: u64,
+    /// Seconds from the first send to the last acknowledgement.
+    pub seconds: f64,
+}
+
+/// Parses `60x`, `60`, `max`.
+pub fn parse_speed(s: &str) -> Result<Option<f64>, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("max") {
+        return Ok(None);
+    }
+    let n = t.strip_suffix(['x', 'X']).unwrap_or(t);
+    match n.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(Some(v)),
+        _ => Err(format!("speed {s:?}: expected e.g. `60x` or `max`")),
+    }
+}
+
+/// Produces the events of `path` (any format the events crate reads) to the topic in
+/// event-time order, keyed by session (or user), paced by `speed`.
+pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayReport, StreamError> {
+    let opts = shopsense_events::ReadOptions::default();
+    let (_fmt, out) =
+        shopsense_events::read_file_with(path, &shopsense_events::Source::format(None), &opts)
+            .map_err(|e| StreamError::Events(format!("{}: {e}", path.display())))?;
+    let mut table = out.table;
+    table.sort_by_time();
+    let n = cfg.limit.map_or(table.len(), |l| l.min(table.len()));
+    ensure_topics(&cfg.brokers, &[&cfg.topic], 1)?;
+    let producer = producer(&cfg.brokers, None)?;
+    let start = Instant::now();
+    let t0 = if n > 0 { table.event(0).time_ms } else { 0 };
+    for i in 0..n {
+        let e = table.event(i);
+        if let Some(speed) = cfg.speed {
+            let due = Duration::from_secs_f64(((e.time_ms - t0).max(0) as f64 / 1000.0) / speed);
+            let el = start.elapsed();
+            if due > el {
+                std::thread::sleep(due - el);
+            }
+        }
+        let key = e.session_id.clone().unwrap_or_else(|| e.user_id.clone());
+        send(&producer, &cfg.topic, &key, event_json(&e).as_bytes(), 0)?;
+    }
+    producer.flush(Duration::from_secs(120))?;
+    let ctx = producer.context();
+    let failed = ctx.failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        return Err(StreamError::Kafka(format!(
+            "{failed} of {n} events were not delivered"
+        )));
+    }
+    Ok(ReplayReport {
+        produced: ctx.delivered.load(Ordering::Relaxed),
+        rejected: out.rejects.len() as u64,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Creates the topics that do not exist yet (`partitions` each); existing ones are kept.
+pub fn ensure_topics(brokers: &str, topics: &[&str], partitions: i32) -> Result<(), StreamError> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, partitions.max(1), TopicReplication::Fixed(1)))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StreamError::Io(format!("runtime: {e}")))?;
+    let res = rt.block_on(admin.create_topics(
+        new.iter(),
+        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+    ))?;
+    for r in res {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, e)) => return Err(StreamError::Kafka(format!("create topic {t}: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Produces raw `(key, payload)` messages and waits until the broker has them all.
+pub fn produce_raw(brokers: &str, topic: &str, msgs: &[(&str, &[u8])]) -> Result<(), StreamError> {
+    let p = producer(brokers, None)?;
+    for (k, v) in msgs {
+        send(&p, topic, k, v, 0)?;
+    }
+    p.flush(Duration::from_secs(60))?;
+    let failed = p.context().failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        return Err(StreamError::Kafka(format!(
+            "{failed} messages not delivered"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a topic from the beginning (a throw-away consumer group) until nothing new came
+/// for `idle`; returns the payloads in (partition, offset) order.
+pub fn read_topic(brokers: &str, topic: &str, idle: Duration) -> Result<Vec<Vec<u8>>, StreamError> {
+    let group = format!("shopsense-read-{}-{}", std::process::id(), now_ms());
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", &group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    c.subscribe(&[topic])?;
+    let mut out: Vec<(i32, i64, Vec<u8>)> = Vec::new();
+    let mut last = Instant::now();
+    while last.elapsed() < idle {
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                out.push((
+                    m.partition(),
+                    m.offset(),
+                    m.payload().unwrap_or(&[]).to_vec(),
+                ));
+                last = Instant::now();
+            }
+            Some(Err(e)) => return Err(e.into()),
+            None => {}
+        }
+    }
+    out.sort_by_key(|(p, o, _)| (*p, *o));
+    Ok(out.into_iter().map(|(_, _, v)| v).collect())
+}

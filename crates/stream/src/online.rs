@@ -1,0 +1,196 @@
+//! Online learning: a hashed-feature logistic regression trained by SGD as session outcomes
+//! become known, and prequential (score first, then learn) quality over a rolling window.
+
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// Hashed logistic regression: feature `i` with value `x` goes to bucket
+/// `xxh3(name_i) mod dim` with the value `sign(x)·ln(1+|x|)`; a bias weight is kept apart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OnlineLogit {
+    /// Weights (`dim` buckets).
+    pub weights: Vec<f64>,
+    /// Bias.
+    pub bias: f64,
+    /// Learning rate.
+    pub lr: f64,
+    /// L2 penalty per update.
+    pub l2: f64,
+    /// Updates so far.
+    pub updates: u64,
+}
+
+impl OnlineLogit {
+    /// A zero model with `dim` buckets (at least 1).
+    pub fn new(dim: usize, lr: f64, l2: f64) -> Self {
+        OnlineLogit {
+            weights: vec![0.0; dim.max(1)],
+            bias: 0.0,
+            lr,
+            l2,
+            updates: 0,
+        }
+    }
+
+    /// Bucket indexes of feature names (computed once per feature layout).
+    pub fn buckets(&self, names: &[String]) -> Vec<usize> {
+        let dim = self.weights.len() as u64;
+        names
+            .iter()
+            .map(|n| (xxhash_rust::xxh3::xxh3_64(n.as_bytes()) % dim) as usize)
+            .collect()
+    }
+
+    fn squash(x: f32) -> f64 {
+        let x = f64::from(x);
+        if x.is_finite() {
+            x.signum() * x.abs().ln_1p()
+        } else {
+            0.0
+        }
+    }
+
+    /// Probability of a purchase.
+    pub fn predict(&self, buckets: &[usize], x: &[f32]) -> f64 {
+        let mut z = self.bias;
+        for (&b, &v) in buckets.iter().zip(x) {
+            z += self.weights.get(b).copied().unwrap_or(0.0) * Self::squash(v);
+        }
+        1.0 / (1.0 + (-z.clamp(-35.0, 35.0)).exp())
+    }
+
+    /// One SGD step on the log-loss towards `label`.
+    pub fn learn(&mut self, buckets: &[usize], x: &[f32], label: bool) {
+        let p = self.predict(buckets, x);
+        let g = p - if label { 1.0 } else { 0.0 };
+        let lr = self.lr / (1.0 + self.updates as f64 * 1e-5).sqrt();
+        for (&b, &v) in buckets.iter().zip(x) {
+            if let Some(w) = self.weights.get_mut(b) {
+                *w -= lr * (g * Self::squash(v) + self.l2 * *w);
+            }
+        }
+        self.bias -= lr * g;
+        self.updates += 1;
+    }
+}
+
+/// Rolling prequential quality of one model: the last `window` (score, label) pairs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Rolling {
+    window: usize,
+    pairs: VecDeque<(f64, bool)>,
+    /// Pairs ever seen.
+    pub seen: u64,
+}
+
+impl Rolling {
+    /// An empty window of `window` pairs.
+    pub fn new(window: usize) -> Self {
+        Rolling {
+            window: window.max(1),
+            pairs: VecDeque::new(),
+            seen: 0,
+        }
+    }
+
+    /// Adds one scored outcome.
+    pub fn push(&mut self, score: f64, label: bool) {
+        if self.pairs.len() == self.window {
+            self.pairs.pop_front();
+        }
+        self.pairs.push_back((score, label));
+        self.seen += 1;
+    }
+
+    /// Pairs in the window.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Whether the window is empty.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// ROC-AUC over the window (ties count half); `None` without both classes.
+    pub fn auc(&self) -> Option<f64> {
+        let mut v: Vec<(f64, bool)> = self
+            .pairs
+            .iter()
+            .map(|&(s, l)| (if s.is_finite() { s } else { 0.0 }, l))
+            .collect();
+        let pos = v.iter().filter(|p| p.1).count() as f64;
+        let neg = v.len() as f64 - pos;
+        if pos == 0.0 || neg == 0.0 {
+            return None;
+        }
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Mann-Whitney U with average ranks for ties.
+        let mut rank_sum = 0.0;
+        let mut i = 0;
+        while i < v.len() {
+            let mut j = i;
+            while j < v.len() && v[j].0 == v[i].0 {
+                j += 1;
+            }
+            let avg = (i + j + 1) as f64 / 2.0;
+            rank_sum += avg * v[i..j].iter().filter(|p| p.1).count() as f64;
+            i = j;
+        }
+        Some((rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg))
+    }
+
+    /// Mean log-loss over the window (scores clipped to [1e-15, 1-1e-15]).
+    pub fn log_loss(&self) -> Option<f64> {
+        if self.pairs.is_empty() {
+            return None;
+        }
+        let s: f64 = self
+            .pairs
+            .iter()
+            .map(|&(p, l)| {
+                let p = if p.is_finite() { p } else { 0.5 }.clamp(1e-15, 1.0 - 1e-15);
+                if l {
+                    -p.ln()
+                } else {
+                    -(1.0 - p).ln()
+                }
+            })
+            .sum();
+        Some(s / self.pairs.len() as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_of_perfect_and_reversed_rankings() {
+        let mut r = Rolling::new(10);
+        for (s, l) in [(0.1, false), (0.2, false), (0.8, true), (0.9, true)] {
+            r.push(s, l);
+        }
+        assert_eq!(r.auc(), Some(1.0));
+        let mut r = Rolling::new(10);
+        for (s, l) in [(0.1, true), (0.9, false)] {
+            r.push(s, l);
+        }
+        assert_eq!(r.auc(), Some(0.0));
+        let ll = r.log_loss().unwrap_or(0.0);
+        assert!((ll - (-(0.1f64).ln())).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sgd_separates_a_separable_feature() {
+        let mut m = OnlineLogit::new(1 << 10, 0.5, 0.0);
+        let names = vec!["carts".to_string()];
+        let b = m.buckets(&names);
+        for i in 0..2000 {
+            let pos = i % 2 == 0;
+            m.learn(&b, &[if pos { 5.0 } else { 0.0 }], pos);
+        }
+        assert!(m.predict(&b, &[5.0]) > 0.9);
+        assert!(m.predict(&b, &[0.0]) < 0.1);
+    }
+}

@@ -1,0 +1,452 @@
+//! The broker-independent core: one message in → state update, scores out, or a dead letter.
+//!
+//! Idempotence: the processor remembers, per partition, the next offset it has applied; a
+//! message below it (redelivered after a crash between checkpoint and commit) is skipped.
+//! The offsets are saved in the same checkpoint as the session state, so the state after a
+//! restart is exactly the state after the last applied message of the checkpoint.
+
+use crate::online::{OnlineLogit, Rolling};
+use crate::StreamError;
+use serde::{Deserialize, Serialize};
+use shopsense_events::{Event, EventKind};
+use shopsense_serve::wire::EventIn;
+use shopsense_serve::{Scorer, SessionStore, StateLimits};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Processor settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessorConfig {
+    /// A session with no event for this long (event time, ms) is closed as not converted.
+    pub session_timeout_ms: i64,
+    /// Events older than the watermark minus this (ms) are dead-lettered as too late.
+    pub lateness_ms: i64,
+    /// Window of the rolling prequential metrics (closed sessions).
+    pub eval_window: usize,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        ProcessorConfig {
+            session_timeout_ms: 30 * 60 * 1000,
+            lateness_ms: 5 * 60 * 1000,
+            eval_window: 5000,
+        }
+    }
+}
+
+/// The message published for each scored event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScoreOut {
+    /// Session key (the session id, or the user id when the event has none).
+    pub session_id: String,
+    /// User id.
+    pub user_id: String,
+    /// Batch model's calibrated purchase probability.
+    pub score: f64,
+    /// `score >= threshold`.
+    pub decision: bool,
+    /// Batch model version.
+    pub model_version: String,
+    /// Online model's probability.
+    pub online_score: f64,
+    /// Event time (UTC ms).
+    pub event_time_ms: i64,
+    /// Processing time (UTC ms, wall clock).
+    pub processing_time_ms: i64,
+    /// Source partition.
+    pub partition: i32,
+    /// Source offset.
+    pub offset: i64,
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Scored.
+    Scored(Box<ScoreOut>),
+    /// Already applied before (redelivery); nothing changed.
+    Duplicate,
+    /// Not applied; to the dead-letter topic with this reason.
+    Dead(String),
+}
+
+/// A session waiting for its outcome (purchase or timeout).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pending {
+    last_ms: i64,
+    x: Vec<f32>,
+    batch: f64,
+    online: f64,
+    scored: bool,
+}
+
+/// Counters kept in the checkpoint (exact across restarts).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Counts {
+    /// Events applied and scored.
+    pub events: u64,
+    /// Events by kind name.
+    pub by_kind: BTreeMap<String, u64>,
+    /// Dead letters.
+    pub dead: u64,
+    /// Redeliveries skipped.
+    pub duplicates: u64,
+    /// Sessions closed by a purchase.
+    pub converted: u64,
+    /// Sessions closed by timeout.
+    pub timed_out: u64,
+    /// Score histogram (10 buckets of width 0.1).
+    pub score_hist: [u64; 10],
+}
+
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    format: String,
+    applied: BTreeMap<i32, i64>,
+    watermark_ms: i64,
+    #[serde(default)]
+    last_sweep_ms: i64,
+    pending: HashMap<String, Pending>,
+    online: OnlineLogit,
+    eval_online: Rolling,
+    eval_batch: Rolling,
+    counts: Counts,
+    items: HashMap<String, u64>,
+}
+
+/// Streaming state and scoring.
+pub struct Processor {
+    scorer: Arc<dyn Scorer>,
+    cfg: ProcessorConfig,
+    store: SessionStore,
+    buckets: Vec<usize>,
+    applied: BTreeMap<i32, i64>,
+    watermark_ms: i64,
+    last_sweep_ms: i64,
+    pending: HashMap<String, Pending>,
+    online: OnlineLogit,
+    eval_online: Rolling,
+    eval_batch: Rolling,
+    counts: Counts,
+    items: HashMap<String, u64>,
+}
+
+fn limits(cfg: &ProcessorConfig) -> StateLimits {
+    StateLimits {
+        ttl_ms: cfg.session_timeout_ms,
+        max_sessions: 2_000_000,
+        max_events_per_session: 1000,
+    }
+}
+
+impl Processor {
+    /// A fresh processor scoring with `scorer`.
+    pub fn new(scorer: Arc<dyn Scorer>, cfg: ProcessorConfig) -> Self {
+        let online = OnlineLogit::new(1 << 16, 0.05, 1e-6);
+        let buckets = online.buckets(scorer.feature_names());
+        Processor {
+            scorer,
+            store: SessionStore::new(limits(&cfg)),
+            cfg,
+            buckets,
+            applied: BTreeMap::new(),
+            watermark_ms: i64::MIN,
+            last_sweep_ms: i64::MIN,
+            pending: HashMap::new(),
+            online,
+            eval_online: Rolling::new(cfg.eval_window),
+            eval_batch: Rolling::new(cfg.eval_window),
+            counts: Counts::default(),
+            items: HashMap::new(),
+        }
+    }
+
+    /// The next offset to apply per partition (what to commit to the broker).
+    pub fn applied(&self) -> &BTreeMap<i32, i64> {
+        &self.applied
+    }
+
+    /// Exact counters.
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// Live sessions.
+    pub fn active_sessions(&self) -> usize {
+        self.store.sizes().0
+    }
+
+    /// Batch model version.
+    pub fn model_version(&self) -> &str {
+        self.scorer.version()
+    }
+
+    /// (online, batch) rolling quality: (AUC, log-loss, window size).
+    pub fn quality(&self) -> [(Option<f64>, Option<f64>, usize); 2] {
+        [
+            (
+                self.eval_online.auc(),
+                self.eval_online.log_loss(),
+                self.eval_online.len(),
+            ),
+            (
+                self.eval_batch.auc(),
+                self.eval_batch.log_loss(),
+                self.eval_batch.len(),
+            ),
+        ]
+    }
+
+    /// The `n` most frequent items so far.
+    pub fn top_items(&self, n: usize) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = self.items.iter().map(|(k, c)| (k.clone(), *c)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+
+    /// Applies one message from `partition` at `offset`.
+    pub fn process(&mut self, partition: i32, offset: i64, payload: &[u8], now_ms: i64) -> Outcome {
+        if let Some(&next) = self.applied.get(&partition) {
+            if offset < next {
+                self.counts.duplicates += 1;
+                return Outcome::Duplicate;
+            }
+        }
+        self.applied.insert(partition, offset + 1);
+        let ev = match parse(payload) {
+            Ok(ev) => ev,
+            Err(reason) => {
+                self.counts.dead += 1;
+                return Outcome::Dead(reason);
+            }
+        };
+        if self.watermark_ms != i64::MIN && ev.time_ms < self.watermark_ms - self.cfg.lateness_ms {
+            self.counts.dead += 1;
+            return Outcome::Dead(format!(
+                "late event: time {} ms is {} ms behind the watermark (tolerance {} ms)",
+                ev.time_ms,
+                self.watermark_ms - ev.time_ms,
+                self.cfg.lateness_ms
+            ));
+        }
+        if ev.time_ms > self.watermark_ms {
+            self.watermark_ms = ev.time_ms;
+            self.close_timed_out();
+        }
+        let key = ev.session_id.clone().unwrap_or_else(|| ev.user_id.clone());
+        let kind = ev.kind.clone();
+        let time_ms = ev.time_ms;
+        *self.items.entry(ev.item_id.clone()).or_default() += 1;
+        *self
+            .counts
+            .by_kind
+            .entry(kind.name().to_string())
+            .or_default() += 1;
+        self.counts.events += 1;
+        // A session that converted earlier and shows activity again starts a new outcome.
+        let live = self.store.append(&key, vec![ev], time_ms);
+        let scored = self
+            .scorer
+            .features(&live.events, &live.history)
+            .and_then(|x| Ok((self.scorer.score_features(&x)?, x)));
+        let (score, x) = match scored {
+            Ok(v) => v,
+            Err(e) => {
+                self.counts.dead += 1;
+                return Outcome::Dead(format!("scoring failed: {e}"));
+            }
+        };
+        let online = self.online.predict(&self.buckets, &x);
+        let b = ((score.score * 10.0).floor().clamp(0.0, 9.0)) as usize;
+        self.counts.score_hist[b] += 1;
+        if kind == EventKind::Purchase {
+            // Prequential: the scores before the purchase was seen are evaluated, then learnt.
+            if let Some(p) = self.pending.remove(&key) {
+                if p.scored {
+                    self.eval_online.push(p.online, true);
+                    self.eval_batch.push(p.batch, true);
+                    self.online.learn(&self.buckets, &p.x, true);
+                    self.counts.converted += 1;
+                }
+            }
+        } else {
+            self.pending.insert(
+                key.clone(),
+                Pending {
+                    last_ms: time_ms,
+                    x,
+                    batch: score.score,
+                    online,
+                    scored: true,
+                },
+            );
+        }
+        Outcome::Scored(Box::new(ScoreOut {
+            session_id: key,
+            user_id: live.user_id,
+            score: score.score,
+            decision: score.decision,
+            model_version: self.scorer.version().to_string(),
+            online_score: online,
+            event_time_ms: time_ms,
+            processing_time_ms: now_ms,
+            partition,
+            offset,
+        }))
+    }
+
+    fn close_timed_out(&mut self) {
+        let cutoff = self
+            .watermark_ms
+            .saturating_sub(self.cfg.session_timeout_ms);
+        // Sweeping on every event would be quadratic: sweep when the watermark moved 10 s.
+        if self.watermark_ms < self.last_sweep_ms.saturating_add(10_000) {
+            return;
+        }
+        self.last_sweep_ms = self.watermark_ms;
+        let mut old: Vec<(i64, String)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.last_ms < cutoff)
+            .map(|(k, p)| (p.last_ms, k.clone()))
+            .collect();
+        // Deterministic learning order (the map's order differs between processes).
+        old.sort();
+        for (_, k) in old {
+            if let Some(p) = self.pending.remove(&k) {
+                self.eval_online.push(p.online, false);
+                self.eval_batch.push(p.batch, false);
+                self.online.learn(&self.buckets, &p.x, false);
+                self.counts.timed_out += 1;
+            }
+        }
+        self.store.evict_expired(self.watermark_ms);
+    }
+
+    /// Writes the state into `dir` as a new generation, then points `dir/CURRENT` at it.
+    pub fn checkpoint(&self, dir: &Path, generation: u64) -> Result<(), StreamError> {
+        let io = |what: &str, e: std::io::Error| StreamError::Checkpoint(format!("{what}: {e}"));
+        let gen_dir = dir.join(format!("gen-{generation:012}"));
+        std::fs::create_dir_all(&gen_dir).map_err(|e| io(&gen_dir.display().to_string(), e))?;
+        self.store
+            .snapshot(&gen_dir.join("sessions.json"), self.watermark_ms)
+            .map_err(|e| StreamError::Checkpoint(e.to_string()))?;
+        let saved = Saved {
+            format: "shopsense-stream-state".into(),
+            applied: self.applied.clone(),
+            watermark_ms: self.watermark_ms,
+            last_sweep_ms: self.last_sweep_ms,
+            pending: self.pending.clone(),
+            online: self.online.clone(),
+            eval_online: self.eval_online.clone(),
+            eval_batch: self.eval_batch.clone(),
+            counts: self.counts.clone(),
+            items: self.items.clone(),
+        };
+        let p = gen_dir.join("stream.json");
+        let f = std::fs::File::create(&p).map_err(|e| io(&p.display().to_string(), e))?;
+        let mut w = std::io::BufWriter::new(f);
+        serde_json::to_writer(&mut w, &saved)
+            .map_err(|e| StreamError::Checkpoint(format!("{}: {e}", p.display())))?;
+        let f = w
+            .into_inner()
+            .map_err(|e| StreamError::Checkpoint(format!("{}: {e}", p.display())))?;
+        f.sync_all().map_err(|e| io(&p.display().to_string(), e))?;
+        let tmp = dir.join("CURRENT.tmp");
+        std::fs::write(&tmp, format!("gen-{generation:012}"))
+            .map_err(|e| io(&tmp.display().to_string(), e))?;
+        std::fs::rename(&tmp, dir.join("CURRENT")).map_err(|e| io("CURRENT", e))?;
+        // Older generations are no longer needed.
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name.starts_with("gen-") && name != format!("gen-{generation:012}") {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Restores the last checkpoint in `dir`; returns its generation (`None`: no checkpoint).
+    pub fn restore(&mut self, dir: &Path) -> Result<Option<u64>, StreamError> {
+        let cur = match std::fs::read_to_string(dir.join("CURRENT")) {
+            Ok(s) => s.trim().to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StreamError::Checkpoint(format!("CURRENT: {e}"))),
+        };
+        let generation: u64 = cur
+            .strip_prefix("gen-")
+            .and_then(|g| g.parse().ok())
+            .ok_or_else(|| StreamError::Checkpoint(format!("CURRENT names {cur:?}")))?;
+        let gen_dir = dir.join(&cur);
+        let p = gen_dir.join("stream.json");
+        let text = std::fs::read(&p)
+            .map_err(|e| StreamError::Checkpoint(format!("{}: {e}", p.display())))?;
+        let saved: Saved = serde_json::from_slice(&text)
+            .map_err(|e| StreamError::Checkpoint(format!("{}: {e}", p.display())))?;
+        let store = SessionStore::new(limits(&self.cfg));
+        store
+            .restore(&gen_dir.join("sessions.json"), saved.watermark_ms)
+            .map_err(|e| StreamError::Checkpoint(e.to_string()))?;
+        self.store = store;
+        self.applied = saved.applied;
+        self.watermark_ms = saved.watermark_ms;
+        self.last_sweep_ms = saved.last_sweep_ms;
+        self.pending = saved.pending;
+        self.online = saved.online;
+        self.buckets = self.online.buckets(self.scorer.feature_names());
+        self.eval_online = saved.eval_online;
+        self.eval_batch = saved.eval_batch;
+        self.counts = saved.counts;
+        self.items = saved.items;
+        Ok(Some(generation))
+    }
+}
+
+/// Parses one message (a JSON event as the server's `POST /v1/events` takes it).
+pub fn parse(payload: &[u8]) -> Result<Event, String> {
+    let v: EventIn =
+        serde_json::from_slice(payload).map_err(|e| format!("invalid JSON event: {e}"))?;
+    v.into_event("").map_err(|e| {
+        format!(
+            "invalid event: {}{}",
+            e.detail.message,
+            e.detail
+                .field
+                .map(|f| format!(" (field {f})"))
+                .unwrap_or_default()
+        )
+    })
+}
+
+/// The JSON message of an event (what `replay` produces and [`parse`] reads).
+pub fn event_json(e: &Event) -> String {
+    let mut m = serde_json::Map::new();
+    m.insert("time".into(), e.time_ms.into());
+    m.insert("kind".into(), e.kind.name().into());
+    m.insert("user_id".into(), e.user_id.clone().into());
+    if let Some(s) = &e.session_id {
+        m.insert("session_id".into(), s.clone().into());
+    }
+    m.insert("item_id".into(), e.item_id.clone().into());
+    if let Some(s) = &e.category_id {
+        m.insert("category_id".into(), s.clone().into());
+    }
+    if let Some(s) = &e.category_path {
+        m.insert("category_path".into(), s.clone().into());
+    }
+    if let Some(s) = &e.brand {
+        m.insert("brand".into(), s.clone().into());
+    }
+    if let Some(p) = e.price.filter(|p| p.is_finite()) {
+        m.insert("price".into(), p.into());
+    }
+    if let Some(s) = &e.order_id {
+        m.insert("order_id".into(), s.clone().into());
+    }
+    serde_json::Value::Object(m).to_string()
+}
