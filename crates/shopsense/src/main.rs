@@ -2,11 +2,11 @@
 //! only; the work is done by the library crates.
 
 mod cli;
-mod cmd_stream;
 mod cmd_cluster;
 mod cmd_demo;
 mod cmd_recs;
 mod cmd_serve;
+mod cmd_stream;
 mod commands;
 mod progress;
 
