@@ -247,7 +247,17 @@ fn handle(mut c: TcpStream, live: &Live) -> std::io::Result<()> {
             "text/plain; version=0.0.4",
             &live.prometheus(),
         ),
-        "/" | "/index.html" => respond(&mut c, "200 OK", "text/html; charset=utf-8", PAGE),
+        // The current state is inlined so that the first paint already shows data; the
+        // page then follows `/events`.
+        "/" | "/index.html" => respond(
+            &mut c,
+            "200 OK",
+            "text/html; charset=utf-8",
+            &PAGE.replace(
+                "/*INITIAL_STATE*/null",
+                &live.state_json().replace("</", "<\\/"),
+            ),
+        ),
         "/api/state" => respond(&mut c, "200 OK", "application/json", &live.state_json()),
         "/events" => {
             write!(

@@ -159,6 +159,52 @@ fn checkpoint_and_commit(
     Ok(())
 }
 
+/// How far before the restored applied offset a (re)assigned partition is re-read. Some
+/// Kafka-protocol brokers (seen with Tansu 0.6.0) answer a fetch that starts inside a
+/// record batch with the *next* batch, silently skipping the rest of the batch; starting well
+/// before the offset and skipping what was applied (the processor's idempotence) is exact on
+/// any broker. Larger than any producer batch (librdkafka sends at most 10,000 per batch by
+/// default, ours too).
+const REWIND: i64 = 100_000;
+
+/// Longest wait for a partition assignment before the idle exit applies anyway.
+const ASSIGNMENT_WAIT: Duration = Duration::from_secs(120);
+
+/// Seeks every newly assigned partition with a restored applied offset to [`REWIND`] before
+/// it (not below the log start); retried on the next poll until the seek succeeds.
+fn rewind_new_partitions(
+    consumer: &BaseConsumer,
+    topic: &str,
+    proc_: &Processor,
+    rewound: &mut std::collections::BTreeSet<i32>,
+) {
+    let Ok(a) = consumer.assignment() else {
+        return;
+    };
+    for e in a.elements() {
+        let p = e.partition();
+        if rewound.contains(&p) {
+            continue;
+        }
+        let Some(&next) = proc_.applied().get(&p) else {
+            rewound.insert(p);
+            continue;
+        };
+        let low = consumer
+            .fetch_watermarks(topic, p, Duration::from_secs(2))
+            .map(|w| w.0)
+            .unwrap_or(0);
+        let to = (next - REWIND).max(low).max(0);
+        match consumer.seek(topic, p, Offset::Offset(to), Duration::from_secs(2)) {
+            Ok(()) => {
+                tracing::info!("partition {p}: re-reading from offset {to} (applied up to {next})");
+                rewound.insert(p);
+            }
+            Err(e) => tracing::debug!("partition {p}: seek not possible yet: {e}"),
+        }
+    }
+}
+
 /// Consumes `cfg.topic` until idle (or forever): scores, dead letters, checkpoints, metrics.
 pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
     ensure_topics(
@@ -188,6 +234,8 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
+        // The broker's usual minimum: a killed member leaves the group within 6 s.
+        .set("session.timeout.ms", "6000")
         .set("fetch.wait.max.ms", "10")
         .set("queued.min.messages", "200000")
         .create()?;
@@ -196,17 +244,28 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
     let mut since_ckpt = 0u64;
     let mut first_uncommitted: Option<Instant> = None;
     let mut last_msg = Instant::now();
+    let since_start = Instant::now();
     let mut started: Option<Instant> = None;
     let mut ended = Instant::now();
     let mut messages = 0u64;
     let mut checkpoints = 0u64;
     let mut last_publish = Instant::now();
     let mut last_lag = Instant::now() - Duration::from_secs(10);
+    let mut rewound: std::collections::BTreeSet<i32> = Default::default();
     loop {
+        rewind_new_partitions(&consumer, &cfg.topic, &proc_, &mut rewound);
         match consumer.poll(Duration::from_millis(50)) {
             None => {
                 if let Some(idle) = cfg.idle_exit {
-                    if last_msg.elapsed() >= idle {
+                    // Idle counts only once partitions are assigned: a consumer restarted after
+                    // a kill -9 waits for the group to drop the dead member first.
+                    let assigned = consumer
+                        .assignment()
+                        .map(|a| a.count() > 0)
+                        .unwrap_or(false);
+                    if !assigned && since_start.elapsed() < ASSIGNMENT_WAIT {
+                        last_msg = Instant::now();
+                    } else if last_msg.elapsed() >= idle {
                         break;
                     }
                 }

@@ -72,10 +72,27 @@ pub enum Outcome {
     Dead(String),
 }
 
+/// `Vec<f32>` with NaN as JSON `null` (JSON has no NaN; serde_json writes it as `null` and
+/// then refuses to read `null` back as a float).
+mod nan_f32 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &[f32], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(x.iter().map(|v| (!v.is_nan()).then_some(*v)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        let v: Vec<Option<f32>> = Vec::deserialize(d)?;
+        Ok(v.into_iter().map(|x| x.unwrap_or(f32::NAN)).collect())
+    }
+}
+
 /// A session waiting for its outcome (purchase or timeout).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Pending {
     last_ms: i64,
+    /// Features; NaN (missing) is written as JSON `null`.
+    #[serde(with = "nan_f32")]
     x: Vec<f32>,
     batch: f64,
     online: f64,
