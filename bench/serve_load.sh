@@ -18,7 +18,7 @@ export PATH=$TOOLS/venv/bin:$PATH
 mkdir -p "$OUT"
 : >"$OUT/results.jsonl"
 TARGET=${CARGO_TARGET_DIR:-target}
-cargo build --release -p shopsense -p shopsense-serve --example loadgen
+cargo build --release -p shopsense -p shopsense-serve --bin shopsense --example loadgen
 BIN=$TARGET/release/shopsense
 LOADGEN=$TARGET/release/examples/loadgen
 EVENTS=data/rees46/2019-Oct_head.csv
