@@ -66,6 +66,12 @@ pub enum Command {
     Replay(crate::cmd_stream::ReplayArgs),
     /// Serve purchase-intent decisions over HTTP (JSON API under /v1, /metrics, /readyz).
     Serve(crate::cmd_serve::ServeArgs),
+    /// One gated retraining: ingest new files, train a candidate, promote it only when it
+    /// beats the promoted model by the margin on the latest window; the run is recorded.
+    Retrain(crate::cmd_retrain::RetrainArgs),
+    /// Recorded retraining runs: list, show.
+    #[command(subcommand)]
+    Runs(crate::cmd_retrain::RunsCommand),
     /// The model registry: list, show, add, promote, rollback.
     #[command(subcommand)]
     Models(crate::cmd_serve::ModelsCommand),

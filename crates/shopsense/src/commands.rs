@@ -41,6 +41,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Stream(a) => crate::cmd_stream::stream(a, quiet),
         Command::Replay(a) => crate::cmd_stream::replay(a, quiet),
         Command::Serve(a) => crate::cmd_serve::serve(a),
+        Command::Retrain(a) => crate::cmd_retrain::retrain(a),
+        Command::Runs(c) => crate::cmd_retrain::runs(c),
         Command::Models(c) => crate::cmd_serve::models(c),
         Command::Recommend(a) => crate::cmd_recs::recommend(a),
         Command::Similar(a) => crate::cmd_recs::similar(a),

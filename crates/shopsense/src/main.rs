@@ -5,6 +5,7 @@ mod cli;
 mod cmd_cluster;
 mod cmd_demo;
 mod cmd_recs;
+mod cmd_retrain;
 mod cmd_serve;
 mod cmd_stream;
 mod commands;

@@ -292,3 +292,68 @@ fn serve_answers_recommendations_similar_audience_and_next_action() {
     assert_eq!(st, 422, "{body}");
     assert!(body.contains("\"field\":\"price\""), "{body}");
 }
+
+/// `shopsense retrain` twice on the REES46 sample, then `runs list` and `runs show`: the first
+/// run promotes, the second keeps the champion; a failed run exits 1.
+#[test]
+fn retrain_cli_promotes_then_keeps_and_lists_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let incoming = dir.path().join("incoming");
+    std::fs::create_dir_all(&incoming).unwrap();
+    std::fs::copy(
+        data("rees46/2019-Oct_head.csv"),
+        incoming.join("2019-Oct_head.csv"),
+    )
+    .unwrap();
+    let retrain = || {
+        let mut c = bin();
+        c.arg("retrain")
+            .arg("--store")
+            .arg(dir.path().join("store"))
+            .arg("--incoming")
+            .arg(&incoming)
+            .arg("--registry")
+            .arg(dir.path().join("registry"))
+            .arg("--runs")
+            .arg(dir.path().join("runs"))
+            .args(["--model", "logistic", "--json"]);
+        c
+    };
+    let first = json(&mut retrain());
+    assert_eq!(first["outcome"], "promoted", "{first}");
+    let second = json(&mut retrain());
+    assert_eq!(second["outcome"], "kept", "{second}");
+    let list = json(
+        bin()
+            .args(["runs", "list", "--json", "--runs"])
+            .arg(dir.path().join("runs")),
+    );
+    let outcomes: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["promoted", "kept"]);
+    let id = list[0]["id"].as_str().unwrap();
+    let shown = json(
+        bin()
+            .args(["runs", "show", id, "--runs"])
+            .arg(dir.path().join("runs")),
+    );
+    assert_eq!(shown["id"], id);
+    // A corrupt file: the run fails, exit 1, the champion stays.
+    std::fs::write(
+        incoming.join("broken.csv"),
+        "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session\n\
+         not a time,view,1,2,,,1.0,3,s\n",
+    )
+    .unwrap();
+    let out = retrain().output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.csv") && !err.contains("panicked"),
+        "{err}"
+    );
+}
