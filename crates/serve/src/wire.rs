@@ -107,24 +107,7 @@ impl EventIn {
                 format!("{at}.{name}")
             }
         };
-        let time_ms = match self.time {
-            Time::Ms(ms) => ms,
-            Time::Text(s) => {
-                if !s.is_ascii() || s.len() > 64 {
-                    return Err(ApiError::invalid(f("time"), "not a valid time"));
-                }
-                shopsense_events::time::parse_time_arg(&s).ok_or_else(|| {
-                    ApiError::invalid(
-                        f("time"),
-                        "not a valid time (RFC 3339, `YYYY-MM-DD HH:MM:SS[ UTC]` or UTC ms)",
-                    )
-                })?
-            }
-        };
-        // Years 1970..=9999.
-        if !(0..=253_402_300_799_999).contains(&time_ms) {
-            return Err(ApiError::invalid(f("time"), "out of range"));
-        }
+        let time_ms = time_ms_of(self.time, &f("time"))?;
         let kind_name = check_id(f("kind"), self.kind, true)?.unwrap_or_default();
         let kind = EventKind::from_name(&kind_name);
         let user_id = check_id(f("user_id"), self.user_id.into_string(), true)?.unwrap_or_default();

@@ -253,6 +253,9 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
     let mut last_lag = Instant::now() - Duration::from_secs(10);
     let mut rewound: std::collections::BTreeSet<i32> = Default::default();
     loop {
+        // Before every poll, not on a timer: a message of a newly assigned partition must not
+        // be applied before its rewind, or the records the broker skipped would later count as
+        // duplicates. (One small list copy per poll; a rebalance callback would avoid it.)
         rewind_new_partitions(&consumer, &cfg.topic, &proc_, &mut rewound);
         match consumer.poll(Duration::from_millis(50)) {
             None => {
