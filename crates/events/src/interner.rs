@@ -17,9 +17,9 @@ pub struct Interner {
     table: HashTable<(u64, u32)>,
     /// Canonical decimal strings (no leading zero, at most 19 digits) keyed by their value:
     /// numeric ids, the common case, are found without touching the arena.
-    nums: HashTable<(u64, u32)>,
+    nums: IdTable<u64>,
     /// Canonical lower-case UUIDs keyed by their 128-bit value (session ids in most logs).
-    uuids: HashTable<([u64; 2], u32)>,
+    uuids: IdTable<[u64; 2]>,
     /// Small direct-mapped caches of recently interned numbers and UUIDs. Clickstreams are
     /// local in time (a session's events sit close together), so most lookups hit here, in
     /// cache-resident memory, instead of probing the large tables.
@@ -84,6 +84,234 @@ fn num_hash(v: u64) -> u64 {
     (v ^ (v >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (v >> 32)
 }
 
+/// Hints the CPU to start loading the cache line at `p` (no effect where unsupported).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults, even on an invalid address.
+    #[allow(unused_unsafe)]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// An open-addressing table (linear probing, at most 3/4 full) from a fixed-size key to an
+/// id. Key and id sit side by side, so a lookup touches one cache line in the common case,
+/// and the slot of a hash can be prefetched before it is needed ([`IdTable::prefetch`]).
+/// An id of [`NONE`] marks an empty slot.
+#[derive(Debug, Clone)]
+struct IdTable<K> {
+    slots: Vec<(K, u32)>,
+    len: usize,
+    /// `64 - log2(slots.len())`: the slot of a hash is its top bits.
+    shift: u32,
+}
+
+impl<K> Default for IdTable<K> {
+    fn default() -> Self {
+        Self {
+            slots: Vec::new(),
+            len: 0,
+            shift: 64,
+        }
+    }
+}
+
+impl<K: Copy + Eq + Default> IdTable<K> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn slot(&self, h: u64) -> usize {
+        // Fibonacci hashing: the top bits of a multiplicative mix spread even sequential keys.
+        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    #[inline]
+    fn prefetch(&self, h: u64) {
+        if !self.slots.is_empty() {
+            prefetch(self.slots.as_ptr().wrapping_add(self.slot(h)));
+        }
+    }
+
+    #[inline]
+    fn find(&self, h: u64, k: K) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(h);
+        loop {
+            let (sk, id) = self.slots[i];
+            if id == NONE {
+                return None;
+            }
+            if sk == k {
+                return Some(id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The id of `k`, or the id `new_id()` gives it when absent.
+    #[inline]
+    fn find_or_insert(
+        &mut self,
+        h: u64,
+        k: K,
+        hash: impl Fn(K) -> u64,
+        new_id: impl FnOnce() -> u32,
+    ) -> u32 {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow_to(self.len + 1, &hash);
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(h);
+        loop {
+            let (sk, id) = self.slots[i];
+            if id == NONE {
+                let id = new_id();
+                self.slots[i] = (k, id);
+                self.len += 1;
+                return id;
+            }
+            if sk == k {
+                return id;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Makes room for `additional` more keys without further growth.
+    fn reserve(&mut self, additional: usize, hash: impl Fn(K) -> u64) {
+        let want = self.len + additional;
+        if want * 4 > self.slots.len() * 3 {
+            self.grow_to(want, &hash);
+        }
+    }
+
+    fn grow_to(&mut self, n: usize, hash: &impl Fn(K) -> u64) {
+        let cap = (n.saturating_mul(4) / 3 + 1).next_power_of_two().max(16);
+        let old = std::mem::replace(&mut self.slots, vec![(K::default(), NONE); cap]);
+        self.shift = 64 - cap.trailing_zeros();
+        let mask = cap - 1;
+        for (k, id) in old {
+            if id == NONE {
+                continue;
+            }
+            let mut i = self.slot(hash(k));
+            while self.slots[i].1 != NONE {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (k, id);
+        }
+    }
+}
+
+/// A key of the fast (value-keyed) paths, classified and hashed ahead of its lookup.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FastKey {
+    /// A canonical decimal number.
+    Num(u64, u64),
+    /// A canonical lower-case UUID.
+    Uuid([u64; 2], u64),
+}
+
+/// What [`Interner::begin`] found out about a string.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Begun {
+    /// Known: the id, from the recent-key cache.
+    Known(u32),
+    /// A fast key whose table slot is being prefetched: finish with [`Interner::finish`].
+    Fast(FastKey),
+    /// Neither a number nor a UUID: intern it with [`Interner::intern`].
+    Slow,
+}
+
+/// How many keys a [`Pipeline`] keeps in flight: enough to overlap the cache misses of a
+/// dictionary far larger than the CPU caches, few enough that their slots are still cached.
+const DEPTH: usize = 16;
+
+/// Interns one column's strings a few keys ahead of resolving them ([`Interner::begin`],
+/// then [`Interner::finish`] `DEPTH` keys later), so that the cache misses of a big
+/// dictionary overlap instead of stalling the parse one at a time. Ids come out exactly as
+/// with [`Interner::intern`] (first-seen order); rows wait as [`NONE`] until
+/// [`Pipeline::flush`].
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Pipeline {
+    ring: std::collections::VecDeque<(FastKey, usize)>,
+}
+
+impl Pipeline {
+    /// Appends the id of `s` to `col` (possibly later: see [`Pipeline::flush`]).
+    #[inline]
+    pub(crate) fn push(&mut self, dict: &mut Interner, col: &mut Vec<u32>, s: &str) {
+        match dict.begin(s) {
+            Begun::Known(id) => col.push(id),
+            Begun::Fast(key) => {
+                if self.ring.len() >= DEPTH {
+                    if let Some((k, row)) = self.ring.pop_front() {
+                        col[row] = dict.finish(k);
+                    }
+                }
+                self.ring.push_back((key, col.len()));
+                col.push(NONE);
+            }
+            Begun::Slow => {
+                self.flush(dict, col);
+                col.push(dict.intern(s));
+            }
+        }
+    }
+
+    /// Like [`Pipeline::push`] for an optional string (`None` and `""` are [`NONE`]).
+    #[inline]
+    pub(crate) fn push_opt(&mut self, dict: &mut Interner, col: &mut Vec<u32>, s: Option<&str>) {
+        match s {
+            Some(s) if !s.is_empty() => self.push(dict, col, s),
+            _ => col.push(NONE),
+        }
+    }
+
+    /// Resolves every key still in flight into `col`.
+    pub(crate) fn flush(&mut self, dict: &mut Interner, col: &mut [u32]) {
+        while let Some((k, row)) = self.ring.pop_front() {
+            col[row] = dict.finish(k);
+        }
+    }
+}
+
+/// Writes the canonical decimal text of `v`.
+fn push_decimal(arena: &mut String, v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    arena.extend(buf[i..].iter().map(|&b| b as char));
+}
+
+/// Writes the canonical lower-case `8-4-4-4-12` text of a UUID value.
+fn push_uuid(arena: &mut String, v: [u64; 2]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let x = ((v[0] as u128) << 64) | v[1] as u128;
+    for n in 0..32 {
+        if matches!(n, 8 | 12 | 16 | 20) {
+            arena.push('-');
+        }
+        arena.push(HEX[((x >> (124 - 4 * n)) & 0xF) as usize] as char);
+    }
+}
+
 impl Interner {
     /// An empty interner.
     pub fn new() -> Self {
@@ -118,16 +346,10 @@ impl Interner {
             return self.iter().position(|x| x == s).map(|i| i as u32);
         }
         if let Some(v) = canonical_number(s) {
-            return self
-                .nums
-                .find(num_hash(v), |&(k, _)| k == v)
-                .map(|&(_, id)| id);
+            return self.nums.find(num_hash(v), v);
         }
         if let Some(v) = canonical_uuid(s) {
-            return self
-                .uuids
-                .find(uuid_hash(v), |&(k, _)| k == v)
-                .map(|&(_, id)| id);
+            return self.uuids.find(uuid_hash(v), v);
         }
         let h = xxh3_64(s.as_bytes());
         self.table
@@ -150,16 +372,13 @@ impl Interner {
             if cid != NONE && ck == v {
                 return cid;
             }
-            let id = match self.nums.find(h, |&(k, _)| k == v) {
-                Some(&(_, id)) => id,
-                None => {
-                    let id = self.ends.len() as u32;
-                    self.arena.push_str(s);
-                    self.ends.push(self.arena.len() as u32);
-                    self.nums.insert_unique(h, (v, id), |&(k, _)| num_hash(k));
-                    id
-                }
-            };
+            let (arena, ends) = (&mut self.arena, &mut self.ends);
+            let id = self.nums.find_or_insert(h, v, num_hash, || {
+                let id = ends.len() as u32;
+                arena.push_str(s);
+                ends.push(arena.len() as u32);
+                id
+            });
             self.num_cache[slot] = (v, id);
             return id;
         }
@@ -173,16 +392,13 @@ impl Interner {
             if cid != NONE && ck == v {
                 return cid;
             }
-            let id = match self.uuids.find(h, |&(k, _)| k == v) {
-                Some(&(_, id)) => id,
-                None => {
-                    let id = self.ends.len() as u32;
-                    self.arena.push_str(s);
-                    self.ends.push(self.arena.len() as u32);
-                    self.uuids.insert_unique(h, (v, id), |&(k, _)| uuid_hash(k));
-                    id
-                }
-            };
+            let (arena, ends) = (&mut self.arena, &mut self.ends);
+            let id = self.uuids.find_or_insert(h, v, uuid_hash, || {
+                let id = ends.len() as u32;
+                arena.push_str(s);
+                ends.push(arena.len() as u32);
+                id
+            });
             self.uuid_cache[slot] = (v, id);
             return id;
         }
@@ -209,8 +425,8 @@ impl Interner {
     /// interned or looked up, to save memory; the next [`Interner::intern`] rebuilds them.
     pub fn drop_index(&mut self) {
         self.table = HashTable::new();
-        self.nums = HashTable::new();
-        self.uuids = HashTable::new();
+        self.nums = IdTable::default();
+        self.uuids = IdTable::default();
         self.num_cache = Vec::new();
         self.uuid_cache = Vec::new();
         self.index_dropped = true;
@@ -222,11 +438,9 @@ impl Interner {
         for id in 0..n as u32 {
             let s = self.get(id);
             if let Some(v) = canonical_number(s) {
-                self.nums
-                    .insert_unique(num_hash(v), (v, id), |&(k, _)| num_hash(k));
+                self.nums.find_or_insert(num_hash(v), v, num_hash, || id);
             } else if let Some(v) = canonical_uuid(s) {
-                self.uuids
-                    .insert_unique(uuid_hash(v), (v, id), |&(k, _)| uuid_hash(k));
+                self.uuids.find_or_insert(uuid_hash(v), v, uuid_hash, || id);
             } else {
                 let h = xxh3_64(s.as_bytes());
                 self.table.insert_unique(h, (h, id), |&(eh, _)| eh);
@@ -247,8 +461,8 @@ impl Interner {
             self.table.reserve(n, |&(eh, _)| eh);
         } else {
             let share = |k: usize| (n as u128 * k as u128 / total as u128) as usize;
-            self.nums.reserve(share(a), |&(k, _)| num_hash(k));
-            self.uuids.reserve(share(b), |&(k, _)| uuid_hash(k));
+            self.nums.reserve(share(a), num_hash);
+            self.uuids.reserve(share(b), uuid_hash);
             self.table.reserve(share(c), |&(eh, _)| eh);
         }
         self.ends.reserve(n);
@@ -260,6 +474,75 @@ impl Interner {
         match s {
             Some(s) if !s.is_empty() => self.intern(s),
             _ => NONE,
+        }
+    }
+
+    /// First half of a pipelined [`Interner::intern`]: classifies `s`, answers from the
+    /// recent-key cache when it can, and otherwise starts loading the key's table slot into
+    /// the CPU cache, to be finished a few keys later with [`Interner::finish`]. Keys must be
+    /// finished in the order they were begun, and no other string interned in between, for
+    /// ids to stay in first-seen order.
+    #[inline]
+    pub(crate) fn begin(&mut self, s: &str) -> Begun {
+        if self.index_dropped {
+            self.rebuild_index();
+        }
+        if let Some(v) = canonical_number(s) {
+            let h = num_hash(v);
+            if let Some(&(ck, cid)) = self.num_cache.get((h as usize) & (CACHE - 1)) {
+                if cid != NONE && ck == v {
+                    return Begun::Known(cid);
+                }
+            }
+            self.nums.prefetch(h);
+            return Begun::Fast(FastKey::Num(v, h));
+        }
+        if let Some(v) = canonical_uuid(s) {
+            let h = uuid_hash(v);
+            if let Some(&(ck, cid)) = self.uuid_cache.get((h as usize) & (CACHE - 1)) {
+                if cid != NONE && ck == v {
+                    return Begun::Known(cid);
+                }
+            }
+            self.uuids.prefetch(h);
+            return Begun::Fast(FastKey::Uuid(v, h));
+        }
+        Begun::Slow
+    }
+
+    /// Second half of a pipelined intern: the id of a key begun with [`Interner::begin`],
+    /// interning it when new (its text is regenerated from the value: canonical keys
+    /// round-trip exactly).
+    #[inline]
+    pub(crate) fn finish(&mut self, key: FastKey) -> u32 {
+        let (arena, ends) = (&mut self.arena, &mut self.ends);
+        match key {
+            FastKey::Num(v, h) => {
+                let id = self.nums.find_or_insert(h, v, num_hash, || {
+                    let id = ends.len() as u32;
+                    push_decimal(arena, v);
+                    ends.push(arena.len() as u32);
+                    id
+                });
+                if self.num_cache.is_empty() {
+                    self.num_cache = vec![(0, NONE); CACHE];
+                }
+                self.num_cache[(h as usize) & (CACHE - 1)] = (v, id);
+                id
+            }
+            FastKey::Uuid(v, h) => {
+                let id = self.uuids.find_or_insert(h, v, uuid_hash, || {
+                    let id = ends.len() as u32;
+                    push_uuid(arena, v);
+                    ends.push(arena.len() as u32);
+                    id
+                });
+                if self.uuid_cache.is_empty() {
+                    self.uuid_cache = vec![([0, 0], NONE); CACHE];
+                }
+                self.uuid_cache[(h as usize) & (CACHE - 1)] = (v, id);
+                id
+            }
         }
     }
 
@@ -322,5 +605,58 @@ mod tests {
         assert_eq!(i.iter().collect::<Vec<_>>(), before);
         let big = i.intern("99999999999999999999");
         assert_eq!(i.get(big), "99999999999999999999");
+    }
+
+    /// The pipelined path gives exactly the ids and strings of plain interning, in
+    /// first-seen order, across table growth, cache evictions and mixed key kinds.
+    #[test]
+    fn pipelined_interning_matches_plain() {
+        let mut keys: Vec<String> = Vec::new();
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for i in 0..60_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let k = match x % 7 {
+                0 => format!("{}", x % 5_000),
+                1 => format!("{}", x),
+                2 => {
+                    let v = (x as u128) << 64 | (x.rotate_left(23) as u128);
+                    let h = format!("{v:032x}");
+                    format!(
+                        "{}-{}-{}-{}-{}",
+                        &h[..8],
+                        &h[8..12],
+                        &h[12..16],
+                        &h[16..20],
+                        &h[20..]
+                    )
+                }
+                3 => format!("user-{}", x % 3_000),
+                4 => format!("0{}", x % 100),
+                5 => String::new(),
+                _ => keys
+                    .get((i as usize).saturating_sub(1 + (x % 50) as usize))
+                    .cloned()
+                    .unwrap_or_default(),
+            };
+            keys.push(k);
+        }
+        let mut plain = Interner::new();
+        let want: Vec<u32> = keys.iter().map(|k| plain.intern(k)).collect();
+        let mut piped = Interner::new();
+        piped.reserve(1_000, 8);
+        let mut got = Vec::new();
+        let mut pipe = Pipeline::default();
+        for k in &keys {
+            pipe.push(&mut piped, &mut got, k);
+        }
+        pipe.flush(&mut piped, &mut got);
+        assert_eq!(got, want);
+        assert_eq!(piped.len(), plain.len());
+        assert!(piped.iter().eq(plain.iter()));
+        for k in &keys {
+            assert_eq!(piped.lookup(k), plain.lookup(k), "{k:?}");
+        }
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::error::EventsError;
 use crate::reject::{RejectReason, Rejected};
-use crate::table::{EventTable, RawEvent};
+use crate::table::{EventTable, Pipelines, RawEvent};
 use flate2::read::MultiGzDecoder;
 use std::any::Any;
 use std::fs::File;
@@ -371,6 +371,8 @@ struct Worker<'p> {
     at_start: bool,
     /// Projection.
     columns: Columns,
+    /// Ids in flight (see [`EventTable::push_pipelined`]); flushed when the range is done.
+    pipes: Pipelines,
 }
 
 impl<'p> Worker<'p> {
@@ -392,6 +394,7 @@ impl<'p> Worker<'p> {
             skip: if at_start { parser.header_lines() } else { 0 },
             at_start,
             columns,
+            pipes: Pipelines::default(),
         }
     }
 
@@ -419,15 +422,16 @@ impl<'p> Worker<'p> {
             }
         };
         let table = &mut self.out.table;
+        let pipes = &mut self.pipes;
         let file_idx = self.file_idx;
         let cols = self.columns;
         let res = if cols == Columns::ALL {
             self.parser.parse_line(text, &mut self.scratch, &mut |ev| {
-                table.push(ev, file_idx, line_no)
+                table.push_pipelined(ev, file_idx, line_no, pipes)
             })
         } else {
             self.parser.parse_line(text, &mut self.scratch, &mut |ev| {
-                table.push(&cols.project(ev), file_idx, line_no)
+                table.push_pipelined(&cols.project(ev), file_idx, line_no, pipes)
             })
         };
         if let Err(reason) = res {
@@ -447,10 +451,15 @@ impl<'p> Worker<'p> {
     }
 
     /// Feeds a stream to the line splitter. `limit` bounds the bytes read.
+    ///
+    /// `size_for` is the number of input bytes whose rows this worker's columns should be
+    /// sized for: its own range, or the whole input for the first range, whose table the
+    /// others are appended to (so that appending them copies nothing).
     fn run(
         &mut self,
         mut r: impl Read,
         limit: u64,
+        size_for: u64,
         progress: Option<&Progress>,
         path: &Path,
     ) -> Result<(), EventsError> {
@@ -509,7 +518,7 @@ impl<'p> Worker<'p> {
                 // grow by doubling (which costs copies and up to 2x memory).
                 first_block = false;
                 let per_byte = self.out.table.len() as f64 / (limit - remaining) as f64;
-                let expect = (per_byte * limit as f64 * 1.02) as usize;
+                let expect = (per_byte * size_for.max(limit) as f64 * 1.02) as usize;
                 self.out
                     .table
                     .reserve(expect.saturating_sub(self.out.table.len()));
@@ -519,6 +528,7 @@ impl<'p> Worker<'p> {
             let line = std::mem::take(&mut carry);
             self.line(&line, false);
         }
+        self.out.table.flush_pipelines(&mut self.pipes);
         Ok(())
     }
 }
@@ -542,7 +552,7 @@ pub fn read_lines(
     let min_bytes = opts.parallel_min_bytes.unwrap_or(PARALLEL_MIN_BYTES);
     if gz || size < min_bytes || threads < 2 {
         let mut w = Worker::new(parser, &name, true, opts.columns);
-        w.run(reader, u64::MAX, opts.progress.as_ref(), path)?;
+        w.run(reader, u64::MAX, u64::MAX, opts.progress.as_ref(), path)?;
         return Ok(w.out);
     }
     drop(reader);
@@ -559,7 +569,8 @@ pub fn read_lines(
                     .map_err(|e| EventsError::io(path, e))?;
                 // Ranges after the first never hold header lines or a BOM.
                 let mut w = Worker::new(parser, &name, k == 0, opts.columns);
-                w.run(f, end - start, opts.progress.as_ref(), path)?;
+                let size_for = if k == 0 { size } else { end - start };
+                w.run(f, end - start, size_for, opts.progress.as_ref(), path)?;
                 let lines = w.line_no;
                 Ok((w, lines))
             })

@@ -1,8 +1,17 @@
 //! The columnar event table: one vector per field, strings interned.
 
-use crate::interner::{Interner, NONE};
+use crate::interner::{Interner, Pipeline, NONE};
 use crate::kind::{EventKind, KindRef, FIXED_KINDS, FIXED_KIND_NAMES};
 use serde::{Deserialize, Serialize};
+
+/// In-flight ids of the big columns while a reader fills a table
+/// ([`EventTable::push_pipelined`]).
+#[derive(Debug, Default)]
+pub(crate) struct Pipelines {
+    user: Pipeline,
+    session: Pipeline,
+    item: Pipeline,
+}
 
 /// Id maps from one table's dictionaries into another's.
 struct DictMaps {
@@ -239,6 +248,42 @@ impl EventTable {
         self.line.push(line);
     }
 
+    /// Like [`EventTable::push`], but the user, session and item ids go through `pipes`
+    /// (see [`Pipeline`]): faster on big inputs, and the table is complete only after
+    /// [`EventTable::flush_pipelines`].
+    #[inline]
+    pub(crate) fn push_pipelined(
+        &mut self,
+        ev: &RawEvent<'_>,
+        file: u16,
+        line: u64,
+        pipes: &mut Pipelines,
+    ) {
+        let kind = self.kind_code(ev.kind);
+        self.time_ms.push(ev.time_ms);
+        self.kind.push(kind);
+        pipes.user.push(&mut self.users, &mut self.user, ev.user);
+        pipes
+            .session
+            .push_opt(&mut self.sessions, &mut self.session, ev.session);
+        pipes.item.push(&mut self.items, &mut self.item, ev.item);
+        self.category.push(self.categories.intern_opt(ev.category));
+        self.category_path
+            .push(self.category_paths.intern_opt(ev.category_path));
+        self.brand.push(self.brands.intern_opt(ev.brand));
+        self.price.push(ev.price.unwrap_or(f64::NAN));
+        self.order.push(self.orders.intern_opt(ev.order));
+        self.file.push(file);
+        self.line.push(line);
+    }
+
+    /// Resolves the ids [`EventTable::push_pipelined`] left in flight.
+    pub(crate) fn flush_pipelines(&mut self, pipes: &mut Pipelines) {
+        pipes.user.flush(&mut self.users, &mut self.user);
+        pipes.session.flush(&mut self.sessions, &mut self.session);
+        pipes.item.flush(&mut self.items, &mut self.item);
+    }
+
     /// The event at row `i` in owned form.
     pub fn event(&self, i: usize) -> Event {
         let kind = self.kind[i];
@@ -372,12 +417,28 @@ impl EventTable {
         fn remap(dst: &mut Interner, src: &Interner) -> Vec<u32> {
             // Grow once up front instead of doubling (and re-inserting) along the way.
             dst.reserve(src.len(), src.arena_bytes() / src.len().max(1));
-            src.iter().map(|s| dst.intern(s)).collect()
+            let mut ids = Vec::with_capacity(src.len());
+            let mut pipe = Pipeline::default();
+            for s in src.iter() {
+                pipe.push(dst, &mut ids, s);
+            }
+            pipe.flush(dst, &mut ids);
+            ids
         }
+        // The big dictionaries (users, sessions, items) are independent: merge them at once.
+        let ((users, sessions), items) = rayon::join(
+            || {
+                rayon::join(
+                    || remap(&mut self.users, &other.users),
+                    || remap(&mut self.sessions, &other.sessions),
+                )
+            },
+            || remap(&mut self.items, &other.items),
+        );
         DictMaps {
-            users: remap(&mut self.users, &other.users),
-            sessions: remap(&mut self.sessions, &other.sessions),
-            items: remap(&mut self.items, &other.items),
+            users,
+            sessions,
+            items,
             categories: remap(&mut self.categories, &other.categories),
             paths: remap(&mut self.category_paths, &other.category_paths),
             brands: remap(&mut self.brands, &other.brands),

@@ -7,9 +7,11 @@ use arrow::array::{
     UInt32Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowRowGroupWriterFactory};
+use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use shopsense_events::kind::{CART, PURCHASE, REMOVE_FROM_CART, VIEW, WISHLIST};
@@ -348,7 +350,6 @@ pub fn write_summaries(
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).map_err(|e| pq(e.to_string()))?,
         ))
-        .set_max_row_group_row_count(Some(1 << 20))
         // Ids and times are nearly unique per session: dictionaries only cost time there.
         .set_column_dictionary_enabled(ColumnPath::from("session_id"), false)
         .set_column_dictionary_enabled(ColumnPath::from("user_id"), false)
@@ -357,24 +358,61 @@ pub fn write_summaries(
         .set_column_dictionary_enabled(ColumnPath::from("duration_s"), false)
         .set_column_dictionary_enabled(ColumnPath::from("mean_price"), false)
         .build();
-    let mut w =
-        ArrowWriter::try_new(file, summary_schema(), Some(props)).map_err(|e| pq(e.to_string()))?;
+    // Row groups are written one after another; within one, the columns are encoded and
+    // compressed in parallel (one Parquet column chunk per task), which is where a single
+    // writer thread spent most of its time.
+    let schema = summary_schema();
+    let props = Arc::new(props);
+    let parquet_schema = ArrowSchemaConverter::new()
+        .with_coerce_types(props.coerce_types())
+        .convert(&schema)
+        .map_err(|e| pq(e.to_string()))?;
+    let mut w = SerializedFileWriter::new(
+        std::io::BufWriter::with_capacity(1 << 20, file),
+        parquet_schema.root_schema_ptr(),
+        Arc::clone(&props),
+    )
+    .map_err(|e| pq(e.to_string()))?;
+    let factory = ArrowRowGroupWriterFactory::new(&w, Arc::clone(&schema));
+    const ROW_GROUP: usize = 1 << 19;
     const CHUNK: usize = 256 * 1024;
     let n = sum.len();
-    let ranges: Vec<std::ops::Range<usize>> = (0..n)
-        .step_by(CHUNK)
-        .map(|a| a..(a + CHUNK).min(n))
-        .collect();
-    // Build batches in parallel, write them in order.
-    for group in ranges.chunks(rayon::current_num_threads().max(1)) {
-        let batches: Vec<_> = group
+    for (rg, start) in (0..n).step_by(ROW_GROUP).enumerate() {
+        let end = (start + ROW_GROUP).min(n);
+        // Build the row group's arrays in parallel slices.
+        let ranges: Vec<std::ops::Range<usize>> = (start..end)
+            .step_by(CHUNK)
+            .map(|a| a..(a + CHUNK).min(end))
+            .collect();
+        let batches = ranges
             .par_iter()
             .map(|r| batch(t, sessions, sum, r.clone()))
-            .collect();
-        for b in batches {
-            let b = b.map_err(|e| pq(e.to_string()))?;
-            w.write(&b).map_err(|e| pq(e.to_string()))?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| pq(e.to_string()))?;
+        let writers = factory
+            .create_column_writers(rg)
+            .map_err(|e| pq(e.to_string()))?;
+        let chunks = writers
+            .into_par_iter()
+            .enumerate()
+            .map(|(c, mut cw)| {
+                let field = schema.field(c);
+                for b in &batches {
+                    for leaf in compute_leaves(field, b.column(c))? {
+                        cw.write(&leaf)?;
+                    }
+                }
+                cw.close()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| pq(e.to_string()))?;
+        let mut rgw = w.next_row_group().map_err(|e| pq(e.to_string()))?;
+        for chunk in chunks {
+            chunk
+                .append_to_row_group(&mut rgw)
+                .map_err(|e| pq(e.to_string()))?;
         }
+        rgw.close().map_err(|e| pq(e.to_string()))?;
     }
     w.close().map_err(|e| pq(e.to_string()))?;
     Ok(())
