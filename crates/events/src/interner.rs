@@ -29,6 +29,35 @@ pub struct Interner {
     index_dropped: bool,
 }
 
+/// Value of each byte as a lower-case hex digit, `0xFF` when it is not one.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Appends the hex digits of `b` to `acc`; any non-digit sets the high bit of `bad`.
+/// Branch-free: which bytes are letters is unpredictable, and a branch per digit cost more
+/// than the table lookups.
+#[inline(always)]
+fn hex_digits(mut acc: u64, bad: &mut u8, b: &[u8]) -> u64 {
+    for &c in b {
+        let d = HEX_VALUE[c as usize];
+        *bad |= d;
+        acc = (acc << 4) | (d & 0xF) as u64;
+    }
+    acc
+}
+
 /// The value of a canonical lower-case UUID (`8-4-4-4-12` hex digits), if `s` is one.
 #[inline]
 fn canonical_uuid(s: &str) -> Option<[u64; 2]> {
@@ -36,20 +65,14 @@ fn canonical_uuid(s: &str) -> Option<[u64; 2]> {
     if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
-    let mut v = 0u128;
-    for (i, &c) in b.iter().enumerate() {
-        if i == 8 || i == 13 || i == 18 || i == 23 {
-            continue;
-        }
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => return None,
-        };
-        v = (v << 4) | d as u128;
-    }
+    let mut bad = 0u8;
+    let hi = hex_digits(0, &mut bad, &b[0..8]);
+    let hi = hex_digits(hi, &mut bad, &b[9..13]);
+    let hi = hex_digits(hi, &mut bad, &b[14..18]);
+    let lo = hex_digits(0, &mut bad, &b[19..23]);
+    let lo = hex_digits(lo, &mut bad, &b[24..36]);
     // Two u64 halves keep table entries at 24 bytes (a u128 would pad them to 32).
-    Some([(v >> 64) as u64, v as u64])
+    (bad & 0x80 == 0).then_some([hi, lo])
 }
 
 #[inline]
@@ -297,18 +320,26 @@ fn push_decimal(arena: &mut String, v: u64) {
             break;
         }
     }
-    arena.extend(buf[i..].iter().map(|&b| b as char));
+    if let Ok(t) = std::str::from_utf8(&buf[i..]) {
+        arena.push_str(t);
+    }
 }
 
 /// Writes the canonical lower-case `8-4-4-4-12` text of a UUID value.
 fn push_uuid(arena: &mut String, v: [u64; 2]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let x = ((v[0] as u128) << 64) | v[1] as u128;
+    let mut buf = [b'-'; 36];
+    let mut j = 0;
     for n in 0..32 {
         if matches!(n, 8 | 12 | 16 | 20) {
-            arena.push('-');
+            j += 1;
         }
-        arena.push(HEX[((x >> (124 - 4 * n)) & 0xF) as usize] as char);
+        buf[j] = HEX[((x >> (124 - 4 * n)) & 0xF) as usize];
+        j += 1;
+    }
+    if let Ok(t) = std::str::from_utf8(&buf) {
+        arena.push_str(t);
     }
 }
 
