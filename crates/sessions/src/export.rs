@@ -3,8 +3,7 @@
 use crate::index::Sessions;
 use crate::SessionsError;
 use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, RecordBatch, StringBuilder, TimestampMillisecondArray,
-    UInt32Array,
+    ArrayRef, BooleanArray, Float64Array, StringBuilder, TimestampMillisecondArray, UInt32Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowRowGroupWriterFactory};
@@ -247,72 +246,77 @@ pub fn summary_schema() -> Arc<Schema> {
     ]))
 }
 
-fn batch(
+/// Column `c` of the export schema ([`summary_schema`]) for the sessions in `range`.
+fn column(
     t: &EventTable,
     sessions: &Sessions,
     sum: &SessionSummaries,
     range: std::ops::Range<usize>,
-) -> Result<RecordBatch, arrow::error::ArrowError> {
+    c: usize,
+) -> ArrayRef {
     let n = range.len();
-    let mut sid = StringBuilder::with_capacity(n, n * 36);
-    let mut uid = StringBuilder::with_capacity(n, n * 10);
-    let mut buf = String::new();
-    for s in range.clone() {
-        match t.sessions.get_opt(sessions.native[s]) {
-            Some(id) => sid.append_value(id),
-            None => {
-                use std::fmt::Write as _;
-                buf.clear();
-                let _ = write!(
-                    buf,
-                    "{}:{}",
-                    t.users.get(sessions.user[s]),
-                    sessions.gap_seq[s]
-                );
-                sid.append_value(&buf);
-            }
-        }
-        uid.append_value(t.users.get(sessions.user[s]));
-    }
     let u32col = |v: &[u32]| Arc::new(UInt32Array::from(v[range.clone()].to_vec())) as ArrayRef;
     let opt_f64 = |v: &[f64]| {
         Arc::new(Float64Array::from_iter(
             v[range.clone()].iter().map(|x| (!x.is_nan()).then_some(*x)),
         )) as ArrayRef
     };
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(sid.finish()),
-        Arc::new(uid.finish()),
-        Arc::new(
-            TimestampMillisecondArray::from(sum.start_ms[range.clone()].to_vec())
-                .with_timezone("UTC"),
-        ),
-        Arc::new(
-            TimestampMillisecondArray::from(sum.end_ms[range.clone()].to_vec())
-                .with_timezone("UTC"),
-        ),
-        u32col(&sum.events),
-        u32col(&sum.views),
-        u32col(&sum.carts),
-        u32col(&sum.removes),
-        u32col(&sum.purchases),
-        u32col(&sum.wishlists),
-        u32col(&sum.others),
-        Arc::new(BooleanArray::from(sum.label[range.clone()].to_vec())),
-        Arc::new(Float64Array::from_iter_values(
-            range.clone().map(|s| sum.duration_s(s)),
+    let ts = |v: &[i64]| {
+        Arc::new(TimestampMillisecondArray::from(v[range.clone()].to_vec()).with_timezone("UTC"))
+            as ArrayRef
+    };
+    match c {
+        0 => {
+            let mut sid = StringBuilder::with_capacity(n, n * 36);
+            let mut buf = String::new();
+            for s in range {
+                match t.sessions.get_opt(sessions.native[s]) {
+                    Some(id) => sid.append_value(id),
+                    None => {
+                        use std::fmt::Write as _;
+                        buf.clear();
+                        let _ = write!(
+                            buf,
+                            "{}:{}",
+                            t.users.get(sessions.user[s]),
+                            sessions.gap_seq[s]
+                        );
+                        sid.append_value(&buf);
+                    }
+                }
+            }
+            Arc::new(sid.finish())
+        }
+        1 => {
+            let mut uid = StringBuilder::with_capacity(n, n * 10);
+            for s in range {
+                uid.append_value(t.users.get(sessions.user[s]));
+            }
+            Arc::new(uid.finish())
+        }
+        2 => ts(&sum.start_ms),
+        3 => ts(&sum.end_ms),
+        4 => u32col(&sum.events),
+        5 => u32col(&sum.views),
+        6 => u32col(&sum.carts),
+        7 => u32col(&sum.removes),
+        8 => u32col(&sum.purchases),
+        9 => u32col(&sum.wishlists),
+        10 => u32col(&sum.others),
+        11 => Arc::new(BooleanArray::from(sum.label[range].to_vec())),
+        12 => Arc::new(Float64Array::from_iter_values(
+            range.map(|s| sum.duration_s(s)),
         )),
-        opt_f64(&sum.mean_price),
-        opt_f64(&sum.max_price),
-        u32col(&sum.distinct_items),
-        Arc::new(UInt32Array::from_iter(
-            sum.first_purchase_pos[range.clone()]
+        13 => opt_f64(&sum.mean_price),
+        14 => opt_f64(&sum.max_price),
+        15 => u32col(&sum.distinct_items),
+        16 => Arc::new(UInt32Array::from_iter(
+            sum.first_purchase_pos[range]
                 .iter()
                 .map(|&p| (p != NONE).then_some(p)),
         )),
-        u32col(&sum.session_events),
-    ];
-    RecordBatch::try_new(summary_schema(), cols)
+        _ => u32col(&sum.session_events),
+    }
 }
 
 /// Writes the summaries to `path`: Parquet (zstd) unless the name ends in `.csv`.
@@ -375,39 +379,41 @@ pub fn write_summaries(
     .map_err(|e| pq(e.to_string()))?;
     let factory = ArrowRowGroupWriterFactory::new(&w, Arc::clone(&schema));
     const ROW_GROUP: usize = 1 << 19;
-    const CHUNK: usize = 256 * 1024;
     let n = sum.len();
-    for (rg, start) in (0..n).step_by(ROW_GROUP).enumerate() {
-        let end = (start + ROW_GROUP).min(n);
-        // Build the row group's arrays in parallel slices.
-        let ranges: Vec<std::ops::Range<usize>> = (start..end)
-            .step_by(CHUNK)
-            .map(|a| a..(a + CHUNK).min(end))
-            .collect();
-        let batches = ranges
-            .par_iter()
-            .map(|r| batch(t, sessions, sum, r.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| pq(e.to_string()))?;
+    let groups: Vec<std::ops::Range<usize>> = (0..n)
+        .step_by(ROW_GROUP)
+        .map(|a| a..(a + ROW_GROUP).min(n))
+        .collect();
+    // One task per (row group, column): each builds its Arrow array and encodes it, so no
+    // thread waits on the one expensive column (session ids). Only the compressed chunks
+    // are kept until they are appended in order.
+    let mut tasks = Vec::with_capacity(groups.len() * schema.fields().len());
+    for (rg, range) in groups.iter().enumerate() {
         let writers = factory
             .create_column_writers(rg)
             .map_err(|e| pq(e.to_string()))?;
-        let chunks = writers
-            .into_par_iter()
-            .enumerate()
-            .map(|(c, mut cw)| {
-                let field = schema.field(c);
-                for b in &batches {
-                    for leaf in compute_leaves(field, b.column(c))? {
-                        cw.write(&leaf)?;
-                    }
-                }
-                cw.close()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| pq(e.to_string()))?;
+        tasks.extend(
+            writers
+                .into_iter()
+                .enumerate()
+                .map(|(c, cw)| (range.clone(), c, cw)),
+        );
+    }
+    let chunks = tasks
+        .into_par_iter()
+        .map(|(range, c, mut cw)| {
+            let array = column(t, sessions, sum, range, c);
+            for leaf in compute_leaves(schema.field(c), &array)? {
+                cw.write(&leaf)?;
+            }
+            cw.close()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pq(e.to_string()))?;
+    let mut chunks = chunks.into_iter();
+    for _ in &groups {
         let mut rgw = w.next_row_group().map_err(|e| pq(e.to_string()))?;
-        for chunk in chunks {
+        for chunk in chunks.by_ref().take(schema.fields().len()) {
             chunk
                 .append_to_row_group(&mut rgw)
                 .map_err(|e| pq(e.to_string()))?;
