@@ -25,8 +25,10 @@ pub struct Interner {
     /// cache-resident memory, instead of probing the large tables.
     num_cache: Vec<(u64, u32)>,
     uuid_cache: Vec<([u64; 2], u32)>,
-    /// The lookup tables were dropped by [`Interner::drop_index`]; rebuilt on next use.
-    index_dropped: bool,
+    /// Ids below this are in the lookup tables; the others (all after
+    /// [`Interner::drop_index`], the absorbed ones after [`Interner::absorb`]) are added on
+    /// next use.
+    indexed: usize,
 }
 
 /// Value of each byte as a lower-case hex digit, `0xFF` when it is not one.
@@ -372,10 +374,17 @@ impl Interner {
     }
 
     /// The id of `s`, if interned.
+    /// (Ids not yet in the lookup tables are searched one by one.)
     pub fn lookup(&self, s: &str) -> Option<u32> {
-        if self.index_dropped {
-            return self.iter().position(|x| x == s).map(|i| i as u32);
-        }
+        self.lookup_indexed(s).or_else(|| {
+            (self.indexed..self.len())
+                .find(|&i| self.get(i as u32) == s)
+                .map(|i| i as u32)
+        })
+    }
+
+    /// The id of `s` if it is among the ids the lookup tables cover.
+    fn lookup_indexed(&self, s: &str) -> Option<u32> {
         if let Some(v) = canonical_number(s) {
             return self.nums.find(num_hash(v), v);
         }
@@ -388,10 +397,39 @@ impl Interner {
             .map(|&(_, id)| id)
     }
 
+    /// Appends every string of `other` that is not here yet, in `other`'s id order, and
+    /// returns the id here of each of `other`'s strings: the same ids as interning
+    /// `other.iter()` one by one, but the lookups run in parallel and new strings are
+    /// copied, not re-parsed. The lookup tables take the new strings only when next needed
+    /// (never, when the caller then calls [`Interner::drop_index`]).
+    pub fn absorb(&mut self, other: &Interner) -> Vec<u32> {
+        use rayon::prelude::*;
+        if self.indexed < self.ends.len() {
+            self.catch_up();
+        }
+        let this = &*self;
+        let mut ids: Vec<u32> = (0..other.len() as u32)
+            .into_par_iter()
+            .with_min_len(1 << 12)
+            .map(|i| this.lookup_indexed(other.get(i)).unwrap_or(NONE))
+            .collect();
+        let new = ids.iter().filter(|&&id| id == NONE).count();
+        self.ends.reserve(new);
+        self.arena.reserve(other.arena_bytes());
+        for (i, id) in ids.iter_mut().enumerate() {
+            if *id == NONE {
+                *id = self.ends.len() as u32;
+                self.arena.push_str(other.get(i as u32));
+                self.ends.push(self.arena.len() as u32);
+            }
+        }
+        ids
+    }
+
     /// The id of `s`, interning it when new.
     pub fn intern(&mut self, s: &str) -> u32 {
-        if self.index_dropped {
-            self.rebuild_index();
+        if self.indexed < self.ends.len() {
+            self.catch_up();
         }
         if let Some(v) = canonical_number(s) {
             let h = num_hash(v);
@@ -411,6 +449,7 @@ impl Interner {
                 id
             });
             self.num_cache[slot] = (v, id);
+            self.indexed = self.ends.len();
             return id;
         }
         if let Some(v) = canonical_uuid(s) {
@@ -431,11 +470,16 @@ impl Interner {
                 id
             });
             self.uuid_cache[slot] = (v, id);
+            self.indexed = self.ends.len();
             return id;
         }
         let h = xxh3_64(s.as_bytes());
         let Self {
-            arena, ends, table, ..
+            arena,
+            ends,
+            table,
+            indexed,
+            ..
         } = self;
         let get = |id: u32| -> &str {
             let i = id as usize;
@@ -449,6 +493,7 @@ impl Interner {
         arena.push_str(s);
         ends.push(arena.len() as u32);
         table.insert_unique(h, (h, id), |&(eh, _)| eh);
+        *indexed = ends.len();
         id
     }
 
@@ -460,13 +505,25 @@ impl Interner {
         self.uuids = IdTable::default();
         self.num_cache = Vec::new();
         self.uuid_cache = Vec::new();
-        self.index_dropped = true;
+        self.indexed = 0;
     }
 
-    fn rebuild_index(&mut self) {
-        self.index_dropped = false;
-        let n = self.ends.len();
-        for id in 0..n as u32 {
+    /// Adds the ids the lookup tables do not cover yet.
+    fn catch_up(&mut self) {
+        let (from, n) = (self.indexed, self.ends.len());
+        let more = n - from;
+        if self.nums.len() + self.uuids.len() + self.table.len() == 0 {
+            // Empty tables: the first string's kind decides where the room goes.
+            let first = self.get_opt(from as u32).unwrap_or_default();
+            if canonical_number(first).is_some() {
+                self.nums.reserve(more, num_hash);
+            } else if canonical_uuid(first).is_some() {
+                self.uuids.reserve(more, uuid_hash);
+            } else {
+                self.table.reserve(more, |&(eh, _)| eh);
+            }
+        }
+        for id in from as u32..n as u32 {
             let s = self.get(id);
             if let Some(v) = canonical_number(s) {
                 self.nums.find_or_insert(num_hash(v), v, num_hash, || id);
@@ -477,14 +534,15 @@ impl Interner {
                 self.table.insert_unique(h, (h, id), |&(eh, _)| eh);
             }
         }
+        self.indexed = n;
     }
 
     /// Reserves room for `n` more distinct strings of about `avg_len` bytes each.
     /// The room is split among the numeric, UUID and general tables in the proportions they
     /// hold now (all of it to the general table when empty).
     pub fn reserve(&mut self, n: usize, avg_len: usize) {
-        if self.index_dropped {
-            self.rebuild_index();
+        if self.indexed < self.ends.len() {
+            self.catch_up();
         }
         let (a, b, c) = (self.nums.len(), self.uuids.len(), self.table.len());
         let total = a + b + c;
@@ -515,8 +573,8 @@ impl Interner {
     /// ids to stay in first-seen order.
     #[inline]
     pub(crate) fn begin(&mut self, s: &str) -> Begun {
-        if self.index_dropped {
-            self.rebuild_index();
+        if self.indexed < self.ends.len() {
+            self.catch_up();
         }
         if let Some(v) = canonical_number(s) {
             let h = num_hash(v);
@@ -546,6 +604,9 @@ impl Interner {
     /// round-trip exactly).
     #[inline]
     pub(crate) fn finish(&mut self, key: FastKey) -> u32 {
+        if self.indexed < self.ends.len() {
+            self.catch_up();
+        }
         let (arena, ends) = (&mut self.arena, &mut self.ends);
         match key {
             FastKey::Num(v, h) => {
@@ -559,6 +620,7 @@ impl Interner {
                     self.num_cache = vec![(0, NONE); CACHE];
                 }
                 self.num_cache[(h as usize) & (CACHE - 1)] = (v, id);
+                self.indexed = self.ends.len();
                 id
             }
             FastKey::Uuid(v, h) => {
@@ -572,6 +634,7 @@ impl Interner {
                     self.uuid_cache = vec![([0, 0], NONE); CACHE];
                 }
                 self.uuid_cache[(h as usize) & (CACHE - 1)] = (v, id);
+                self.indexed = self.ends.len();
                 id
             }
         }
@@ -688,6 +751,44 @@ mod tests {
         assert!(piped.iter().eq(plain.iter()));
         for k in &keys {
             assert_eq!(piped.lookup(k), plain.lookup(k), "{k:?}");
+        }
+    }
+
+    /// Absorbing another interner gives the ids interning its strings one by one would,
+    /// before and after the lookup tables catch up with the absorbed strings.
+    #[test]
+    fn absorb_matches_interning_one_by_one() {
+        let key = |i: u64| match i % 4 {
+            0 => format!("{}", i * 7919),
+            1 => format!("{:08x}-{:04x}-4e00-8c23-{:012x}", i, i % 65_536, i * 31),
+            2 => format!("name-{i}"),
+            _ => format!("{}", i % 1000),
+        };
+        let mut base = Interner::new();
+        for i in 0..30_000 {
+            base.intern(&key(i));
+        }
+        let mut other = Interner::new();
+        for i in 20_000..50_000 {
+            other.intern(&key(i));
+        }
+        let mut want = base.clone();
+        let want_ids: Vec<u32> = other.iter().map(|s| want.intern(s)).collect();
+        for drop_first in [false, true] {
+            let mut got = base.clone();
+            if drop_first {
+                got.drop_index();
+            }
+            assert_eq!(got.absorb(&other), want_ids);
+            assert!(got.iter().eq(want.iter()));
+            // Not yet indexed: found by the slow path, then by the caught-up tables.
+            assert_eq!(got.lookup(&key(45_000)), want.lookup(&key(45_000)));
+            assert_eq!(
+                got.intern(&key(49_999)),
+                want.lookup(&key(49_999)).unwrap_or(NONE)
+            );
+            assert_eq!(got.intern("brand-new"), want.len() as u32);
+            assert_eq!(got.lookup(&key(44_444)), want.lookup(&key(44_444)));
         }
     }
 }

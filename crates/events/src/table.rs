@@ -42,6 +42,21 @@ fn map_id(v: u32, m: &[u32]) -> u32 {
     }
 }
 
+/// Appends the parts `srcs` (one per table after the first) to `dst`, mapping each value
+/// with its part's id maps, and frees each part as soon as it is copied.
+fn merge_col<T: Copy>(
+    dst: &mut Vec<T>,
+    srcs: Vec<Vec<T>>,
+    extra: usize,
+    maps: &[DictMaps],
+    f: impl Fn(&DictMaps, T) -> T,
+) {
+    dst.reserve_exact(extra);
+    for (src, m) in srcs.into_iter().zip(maps) {
+        dst.extend(src.iter().map(|&v| f(m, v)));
+    }
+}
+
 fn extend_col<T: Copy>(dst: &mut Vec<T>, src: &[T], extra: usize, f: impl Fn(T) -> T) {
     dst.reserve_exact(extra);
     dst.extend(src.iter().map(|&v| f(v)));
@@ -387,43 +402,76 @@ impl EventTable {
         }
         let maps: Vec<DictMaps> = rest.iter().map(|p| base.merge_dictionaries(p)).collect();
         let extra: usize = rest.iter().map(EventTable::len).sum();
-        macro_rules! merge {
-            ($col:ident, $f:expr) => {{
-                base.$col.reserve_exact(extra);
-                for (p, m) in rest.iter_mut().zip(&maps) {
-                    let f = $f;
-                    let src = std::mem::take(&mut p.$col);
-                    base.$col.extend(src.iter().map(|&v| f(m, v)));
-                }
-            }};
+        // Columns are independent: merge them in parallel, each freeing its parts' copies
+        // as it goes (the first part's columns usually have room reserved already).
+        macro_rules! take {
+            ($col:ident) => {
+                rest.iter_mut()
+                    .map(|p| std::mem::take(&mut p.$col))
+                    .collect::<Vec<_>>()
+            };
         }
-        merge!(time_ms, |_: &DictMaps, v: i64| v);
-        merge!(kind, |m: &DictMaps, k: u8| m.kind(k));
-        merge!(user, |m: &DictMaps, v: u32| map_id(v, &m.users));
-        merge!(session, |m: &DictMaps, v: u32| map_id(v, &m.sessions));
-        merge!(item, |m: &DictMaps, v: u32| map_id(v, &m.items));
-        merge!(category, |m: &DictMaps, v: u32| map_id(v, &m.categories));
-        merge!(category_path, |m: &DictMaps, v: u32| map_id(v, &m.paths));
-        merge!(brand, |m: &DictMaps, v: u32| map_id(v, &m.brands));
-        merge!(price, |_: &DictMaps, v: f64| v);
-        merge!(order, |m: &DictMaps, v: u32| map_id(v, &m.orders));
-        merge!(file, |m: &DictMaps, f: u16| m.files[f as usize]);
-        merge!(line, |_: &DictMaps, v: u64| v);
+        let srcs = (
+            take!(time_ms),
+            take!(kind),
+            take!(user),
+            take!(session),
+            take!(item),
+            take!(category),
+            take!(category_path),
+            take!(brand),
+            take!(price),
+            take!(order),
+            take!(file),
+            take!(line),
+        );
+        let EventTable {
+            time_ms,
+            kind,
+            user,
+            session,
+            item,
+            category,
+            category_path,
+            brand,
+            price,
+            order,
+            file,
+            line,
+            ..
+        } = &mut base;
+        let maps = &maps;
+        rayon::scope(|sc| {
+            sc.spawn(move |_| merge_col(time_ms, srcs.0, extra, maps, |_, v| v));
+            sc.spawn(move |_| merge_col(kind, srcs.1, extra, maps, |m, k| m.kind(k)));
+            sc.spawn(move |_| merge_col(user, srcs.2, extra, maps, |m, v| map_id(v, &m.users)));
+            sc.spawn(move |_| {
+                merge_col(session, srcs.3, extra, maps, |m, v| map_id(v, &m.sessions))
+            });
+            sc.spawn(move |_| merge_col(item, srcs.4, extra, maps, |m, v| map_id(v, &m.items)));
+            sc.spawn(move |_| {
+                merge_col(category, srcs.5, extra, maps, |m, v| {
+                    map_id(v, &m.categories)
+                })
+            });
+            sc.spawn(move |_| {
+                merge_col(category_path, srcs.6, extra, maps, |m, v| {
+                    map_id(v, &m.paths)
+                })
+            });
+            sc.spawn(move |_| merge_col(brand, srcs.7, extra, maps, |m, v| map_id(v, &m.brands)));
+            sc.spawn(move |_| merge_col(price, srcs.8, extra, maps, |_, v| v));
+            sc.spawn(move |_| merge_col(order, srcs.9, extra, maps, |m, v| map_id(v, &m.orders)));
+            sc.spawn(move |_| merge_col(file, srcs.10, extra, maps, |m, f| m.files[f as usize]));
+            sc.spawn(move |_| merge_col(line, srcs.11, extra, maps, |_, v| v));
+        });
         base
     }
 
     /// Interns `other`'s dictionaries into this table's and returns the id maps.
     fn merge_dictionaries(&mut self, other: &EventTable) -> DictMaps {
         fn remap(dst: &mut Interner, src: &Interner) -> Vec<u32> {
-            // Grow once up front instead of doubling (and re-inserting) along the way.
-            dst.reserve(src.len(), src.arena_bytes() / src.len().max(1));
-            let mut ids = Vec::with_capacity(src.len());
-            let mut pipe = Pipeline::default();
-            for s in src.iter() {
-                pipe.push(dst, &mut ids, s);
-            }
-            pipe.flush(dst, &mut ids);
-            ids
+            dst.absorb(src)
         }
         // The big dictionaries (users, sessions, items) are independent: merge them at once.
         let ((users, sessions), items) = rayon::join(
