@@ -1,9 +1,11 @@
-//! `shopsense retrain` (one gated champion/challenger run) and `shopsense runs list|show`.
+//! `shopsense retrain` (one gated champion/challenger run) and `shopsense runs list|show|compare`.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use shopsense_intent::{ModelChoice, Silent, TrainConfig};
-use shopsense_retrain::{run, GateMetric, Outcome, RetrainConfig, RunStore, Sanity};
+use shopsense_retrain::{
+    compare, metrics, run, GateMetric, Outcome, RetrainConfig, RunStore, Sanity,
+};
 use shopsense_sessions::SessionConfig;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -38,6 +40,10 @@ pub struct RetrainArgs {
     /// Print the run record as JSON.
     #[arg(long)]
     pub json: bool,
+    /// After the run, write the alerting metrics (Prometheus text format, for the
+    /// node-exporter textfile collector) to this file, atomically.
+    #[arg(long)]
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// `runs`.
@@ -60,6 +66,18 @@ pub enum RunsCommand {
         #[arg(long)]
         runs: PathBuf,
     },
+    /// Runs side by side: params, metrics (deltas vs the first), data, durations, outcomes.
+    Compare {
+        /// Two or more run ids (or unique prefixes, or `latest`); the first is the baseline.
+        #[arg(required = true, num_args = 2..)]
+        ids: Vec<String>,
+        /// The runs directory.
+        #[arg(long)]
+        runs: PathBuf,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs one retraining; exits non-zero when the run failed (nothing is promoted then).
@@ -69,6 +87,7 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
         .model
         .parse()
         .map_err(|e| anyhow::anyhow!("--model: {e}"))?;
+    let runs_dir = a.runs.clone();
     let cfg = RetrainConfig {
         store: a.store,
         incoming: a.incoming,
@@ -86,7 +105,13 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
         },
         extra_params: BTreeMap::new(),
     };
-    let rec = run(&cfg, &Silent).context("recording the run")?;
+    let rec = run(&cfg, &Silent).context("recording the run");
+    if let Some(path) = &a.metrics_file {
+        let store = RunStore::open(&runs_dir)?;
+        metrics::write_file(&store, path)
+            .with_context(|| format!("--metrics-file {}", path.display()))?;
+    }
+    let rec = rec?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rec)?);
     } else {
@@ -108,7 +133,7 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// `runs list|show`.
+/// `runs list|show|compare`.
 pub fn runs(c: RunsCommand) -> Result<()> {
     match c {
         RunsCommand::List { runs, json } => {
@@ -139,6 +164,24 @@ pub fn runs(c: RunsCommand) -> Result<()> {
                 .load(&id)
                 .with_context(|| format!("run {id} in {}", runs.display()))?;
             println!("{}", serde_json::to_string_pretty(&r)?);
+            Ok(())
+        }
+        RunsCommand::Compare { ids, runs, json } => {
+            let store = RunStore::open(&runs)?;
+            let mut recs = Vec::with_capacity(ids.len());
+            for id in &ids {
+                recs.push(
+                    store
+                        .load(id)
+                        .with_context(|| format!("runs compare: unknown run {id:?}"))?,
+                );
+            }
+            let c = compare(&recs);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&c)?);
+            } else {
+                print!("{}", c.table());
+            }
             Ok(())
         }
     }

@@ -342,6 +342,43 @@ fn retrain_cli_promotes_then_keeps_and_lists_runs() {
             .arg(dir.path().join("runs")),
     );
     assert_eq!(shown["id"], id);
+    // Compare: JSON with deltas against the first run, a table, and an unknown id named.
+    let id2 = list[1]["id"].as_str().unwrap();
+    let cmp = json(
+        bin()
+            .args(["runs", "compare", id, id2, "--json", "--runs"])
+            .arg(dir.path().join("runs")),
+    );
+    assert_eq!(cmp["ids"], serde_json::json!([id, id2]), "{cmp}");
+    assert_eq!(cmp["outcomes"], serde_json::json!(["promoted", "kept"]));
+    assert_eq!(cmp["same_data"], true, "{cmp}");
+    let auc = cmp["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "roc_auc")
+        .unwrap();
+    assert_eq!(auc["deltas"][0], 0.0, "{auc}");
+    assert!(auc["deltas"][1].is_number(), "{auc}");
+    let table = bin()
+        .args(["runs", "compare", id, "latest", "--runs"])
+        .arg(dir.path().join("runs"))
+        .output()
+        .unwrap();
+    assert!(table.status.success());
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("roc_auc") && table.contains(id2) && table.contains("duration_s"),
+        "{table}"
+    );
+    let unknown = bin()
+        .args(["runs", "compare", id, "nosuchrun", "--runs"])
+        .arg(dir.path().join("runs"))
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(err.contains("nosuchrun"), "{err}");
     // A corrupt file: the run fails, exit 1, the champion stays.
     std::fs::write(
         incoming.join("broken.csv"),
@@ -349,11 +386,40 @@ fn retrain_cli_promotes_then_keeps_and_lists_runs() {
          not a time,view,1,2,,,1.0,3,s\n",
     )
     .unwrap();
-    let out = retrain().output().unwrap();
+    let prom = dir.path().join("retrain.prom");
+    let out = retrain().arg("--metrics-file").arg(&prom).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("broken.csv") && !err.contains("panicked"),
         "{err}"
     );
+    // The alert metrics show the failure; the counters include the earlier runs.
+    let m = std::fs::read_to_string(&prom).unwrap();
+    for line in [
+        "shopsense_retrain_last_outcome{outcome=\"failed\"} 1",
+        "shopsense_retrain_last_outcome{outcome=\"promoted\"} 0",
+        "shopsense_retrain_runs_total{outcome=\"promoted\"} 1",
+        "shopsense_retrain_runs_total{outcome=\"kept\"} 1",
+        "shopsense_retrain_runs_total{outcome=\"failed\"} 1",
+        "shopsense_retrain_consecutive_failures 1",
+    ] {
+        assert!(m.lines().any(|l| l == line), "{line} not in\n{m}");
+    }
+    assert!(
+        m.contains("shopsense_retrain_last_success_timestamp_seconds "),
+        "{m}"
+    );
+    assert!(
+        m.contains("shopsense_retrain_last_duration_seconds "),
+        "{m}"
+    );
+    // Nothing was promoted by the failed run.
+    let after = json(
+        bin()
+            .args(["runs", "show", "latest", "--runs"])
+            .arg(dir.path().join("runs")),
+    );
+    assert_eq!(after["outcome"], "failed");
+    assert_eq!(after["promoted_after"], first["promoted_after"], "{after}");
 }
