@@ -21,8 +21,10 @@ pub mod error;
 pub mod metrics;
 pub mod pipeline;
 pub mod record;
+pub mod schedule;
 
 pub use compare::{compare, Comparison};
 pub use error::{Result, RetrainError};
 pub use pipeline::{fingerprint, run, GateMetric, RetrainConfig, Sanity};
 pub use record::{DataInfo, InputFile, ModelResult, Outcome, RunRecord, RunStore, WindowInfo};
+pub use schedule::CronSchedule;

@@ -423,3 +423,68 @@ fn retrain_cli_promotes_then_keeps_and_lists_runs() {
     assert_eq!(after["outcome"], "failed");
     assert_eq!(after["promoted_after"], first["promoted_after"], "{after}");
 }
+
+/// `shopsense scheduler` every second with `--max-runs 2` records two runs (never
+/// overlapping), serves nothing unless asked, and exits 0; a bad cron expression is an
+/// error naming `--cron`.
+#[test]
+fn scheduler_runs_on_a_cron_and_rejects_bad_expressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let incoming = dir.path().join("incoming");
+    std::fs::create_dir_all(&incoming).unwrap();
+    std::fs::copy(
+        data("rees46/2019-Oct_head.csv"),
+        incoming.join("2019-Oct_head.csv"),
+    )
+    .unwrap();
+    let sched = |cron: &str| {
+        let mut c = bin();
+        c.args(["scheduler", "--cron", cron, "--max-runs", "2"])
+            .arg("--store")
+            .arg(dir.path().join("store"))
+            .arg("--incoming")
+            .arg(&incoming)
+            .arg("--registry")
+            .arg(dir.path().join("registry"))
+            .arg("--runs")
+            .arg(dir.path().join("runs"))
+            .arg("--metrics-file")
+            .arg(dir.path().join("retrain.prom"))
+            .args(["--model", "logistic"]);
+        c
+    };
+    let out = sched("*/1 * * * * *").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("next run at"), "{err}");
+    let list = json(
+        bin()
+            .args(["runs", "list", "--json", "--runs"])
+            .arg(dir.path().join("runs")),
+    );
+    let outcomes: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["promoted", "kept"]);
+    // Never overlapping: the second run started after the first ended.
+    assert!(
+        list[1]["started_at"].as_str().unwrap() >= list[0]["ended_at"].as_str().unwrap(),
+        "{list}"
+    );
+    let m = std::fs::read_to_string(dir.path().join("retrain.prom")).unwrap();
+    assert!(
+        m.lines()
+            .any(|l| l == "shopsense_retrain_consecutive_failures 0"),
+        "{m}"
+    );
+    let bad = sched("every night").output().unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--cron") && err.contains("every night") && !err.contains("panicked"),
+        "{err}"
+    );
+}
