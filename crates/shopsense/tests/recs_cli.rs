@@ -488,3 +488,87 @@ fn scheduler_runs_on_a_cron_and_rejects_bad_expressions() {
         "{err}"
     );
 }
+
+/// A scheduler whose runs fail exits 1 after `--max-runs` and promotes nothing; one waiting
+/// for a far fire time serves the alert metrics at `--metrics-addr` and stops on SIGTERM.
+#[test]
+fn scheduler_failures_exit_nonzero_and_metrics_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let incoming = dir.path().join("incoming");
+    std::fs::create_dir_all(&incoming).unwrap();
+    std::fs::write(
+        incoming.join("broken.csv"),
+        "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session\n\
+         not a time,view,1,2,,,1.0,3,s\n",
+    )
+    .unwrap();
+    let sched = |cron: &str| {
+        let mut c = bin();
+        c.args(["scheduler", "--cron", cron])
+            .arg("--store")
+            .arg(dir.path().join("store"))
+            .arg("--incoming")
+            .arg(&incoming)
+            .arg("--registry")
+            .arg(dir.path().join("registry"))
+            .arg("--runs")
+            .arg(dir.path().join("runs"))
+            .args(["--model", "logistic"]);
+        c
+    };
+    let out = sched("*/1 * * * * *")
+        .args(["--max-runs", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 of 2 scheduled runs failed"), "{err}");
+    let list = json(
+        bin()
+            .args(["runs", "list", "--json", "--runs"])
+            .arg(dir.path().join("runs")),
+    );
+    for r in list.as_array().unwrap() {
+        assert_eq!(r["outcome"], "failed", "{r}");
+        assert!(r["promoted_after"].is_null(), "nothing promoted: {r}");
+    }
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    // Serve the metrics while waiting for a fire time far away, then SIGTERM.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = sched("0 0 0 1 1 *")
+        .arg("--metrics-addr")
+        .arg(format!("127.0.0.1:{port}"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut body = String::new();
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            continue;
+        };
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        s.read_to_string(&mut body).unwrap();
+        break;
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "stops cleanly on SIGTERM: {status:?}");
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    for line in [
+        "shopsense_retrain_runs_total{outcome=\"failed\"} 2",
+        "shopsense_retrain_consecutive_failures 2",
+        "shopsense_retrain_last_outcome{outcome=\"failed\"} 1",
+    ] {
+        assert!(body.lines().any(|l| l == line), "{line} not in\n{body}");
+    }
+}
