@@ -16,10 +16,15 @@
 
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod error;
+pub mod metrics;
 pub mod pipeline;
 pub mod record;
+pub mod schedule;
 
+pub use compare::{compare, Comparison};
 pub use error::{Result, RetrainError};
 pub use pipeline::{fingerprint, run, GateMetric, RetrainConfig, Sanity};
 pub use record::{DataInfo, InputFile, ModelResult, Outcome, RunRecord, RunStore, WindowInfo};
+pub use schedule::CronSchedule;

@@ -69,7 +69,10 @@ pub enum Command {
     /// One gated retraining: ingest new files, train a candidate, promote it only when it
     /// beats the promoted model by the margin on the latest window; the run is recorded.
     Retrain(crate::cmd_retrain::RetrainArgs),
-    /// Recorded retraining runs: list, show.
+    /// Retrain on a cron schedule in process (single machine; the Kubernetes CronJob runs
+    /// `retrain` instead); alert metrics at --metrics-addr /metrics.
+    Scheduler(crate::cmd_retrain::SchedulerArgs),
+    /// Recorded retraining runs: list, show, compare.
     #[command(subcommand)]
     Runs(crate::cmd_retrain::RunsCommand),
     /// The model registry: list, show, add, promote, rollback.

@@ -42,6 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Replay(a) => crate::cmd_stream::replay(a, quiet),
         Command::Serve(a) => crate::cmd_serve::serve(a),
         Command::Retrain(a) => crate::cmd_retrain::retrain(a),
+        Command::Scheduler(a) => crate::cmd_retrain::scheduler(a),
         Command::Runs(c) => crate::cmd_retrain::runs(c),
         Command::Models(c) => crate::cmd_serve::models(c),
         Command::Recommend(a) => crate::cmd_recs::recommend(a),

@@ -123,7 +123,8 @@ fn kubernetes_manifests_match_the_cli_and_the_server() {
                     saw_retrain = true;
                     assert_eq!(
                         argv[1..].join(" "),
-                        "retrain --store /data/store --incoming /data/incoming --registry /models --runs /runs",
+                        "retrain --store /data/store --incoming /data/incoming --registry /models --runs /runs \
+                         --metrics-file /runs/shopsense_retrain.prom",
                         "{file}"
                     );
                 }

@@ -342,6 +342,43 @@ fn retrain_cli_promotes_then_keeps_and_lists_runs() {
             .arg(dir.path().join("runs")),
     );
     assert_eq!(shown["id"], id);
+    // Compare: JSON with deltas against the first run, a table, and an unknown id named.
+    let id2 = list[1]["id"].as_str().unwrap();
+    let cmp = json(
+        bin()
+            .args(["runs", "compare", id, id2, "--json", "--runs"])
+            .arg(dir.path().join("runs")),
+    );
+    assert_eq!(cmp["ids"], serde_json::json!([id, id2]), "{cmp}");
+    assert_eq!(cmp["outcomes"], serde_json::json!(["promoted", "kept"]));
+    assert_eq!(cmp["same_data"], true, "{cmp}");
+    let auc = cmp["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "roc_auc")
+        .unwrap();
+    assert_eq!(auc["deltas"][0], 0.0, "{auc}");
+    assert!(auc["deltas"][1].is_number(), "{auc}");
+    let table = bin()
+        .args(["runs", "compare", id, "latest", "--runs"])
+        .arg(dir.path().join("runs"))
+        .output()
+        .unwrap();
+    assert!(table.status.success());
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("roc_auc") && table.contains(id2) && table.contains("duration_s"),
+        "{table}"
+    );
+    let unknown = bin()
+        .args(["runs", "compare", id, "nosuchrun", "--runs"])
+        .arg(dir.path().join("runs"))
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(err.contains("nosuchrun"), "{err}");
     // A corrupt file: the run fails, exit 1, the champion stays.
     std::fs::write(
         incoming.join("broken.csv"),
@@ -349,11 +386,189 @@ fn retrain_cli_promotes_then_keeps_and_lists_runs() {
          not a time,view,1,2,,,1.0,3,s\n",
     )
     .unwrap();
-    let out = retrain().output().unwrap();
+    let prom = dir.path().join("retrain.prom");
+    let out = retrain().arg("--metrics-file").arg(&prom).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("broken.csv") && !err.contains("panicked"),
         "{err}"
     );
+    // The alert metrics show the failure; the counters include the earlier runs.
+    let m = std::fs::read_to_string(&prom).unwrap();
+    for line in [
+        "shopsense_retrain_last_outcome{outcome=\"failed\"} 1",
+        "shopsense_retrain_last_outcome{outcome=\"promoted\"} 0",
+        "shopsense_retrain_runs_total{outcome=\"promoted\"} 1",
+        "shopsense_retrain_runs_total{outcome=\"kept\"} 1",
+        "shopsense_retrain_runs_total{outcome=\"failed\"} 1",
+        "shopsense_retrain_consecutive_failures 1",
+    ] {
+        assert!(m.lines().any(|l| l == line), "{line} not in\n{m}");
+    }
+    assert!(
+        m.contains("shopsense_retrain_last_success_timestamp_seconds "),
+        "{m}"
+    );
+    assert!(
+        m.contains("shopsense_retrain_last_duration_seconds "),
+        "{m}"
+    );
+    // Nothing was promoted by the failed run.
+    let after = json(
+        bin()
+            .args(["runs", "show", "latest", "--runs"])
+            .arg(dir.path().join("runs")),
+    );
+    assert_eq!(after["outcome"], "failed");
+    assert_eq!(after["promoted_after"], first["promoted_after"], "{after}");
+}
+
+/// `shopsense scheduler` every second with `--max-runs 2` records two runs (never
+/// overlapping), serves nothing unless asked, and exits 0; a bad cron expression is an
+/// error naming `--cron`.
+#[test]
+fn scheduler_runs_on_a_cron_and_rejects_bad_expressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let incoming = dir.path().join("incoming");
+    std::fs::create_dir_all(&incoming).unwrap();
+    std::fs::copy(
+        data("rees46/2019-Oct_head.csv"),
+        incoming.join("2019-Oct_head.csv"),
+    )
+    .unwrap();
+    let sched = |cron: &str| {
+        let mut c = bin();
+        c.args(["scheduler", "--cron", cron, "--max-runs", "2"])
+            .arg("--store")
+            .arg(dir.path().join("store"))
+            .arg("--incoming")
+            .arg(&incoming)
+            .arg("--registry")
+            .arg(dir.path().join("registry"))
+            .arg("--runs")
+            .arg(dir.path().join("runs"))
+            .arg("--metrics-file")
+            .arg(dir.path().join("retrain.prom"))
+            .args(["--model", "logistic"]);
+        c
+    };
+    let out = sched("*/1 * * * * *").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("next run at"), "{err}");
+    let list = json(
+        bin()
+            .args(["runs", "list", "--json", "--runs"])
+            .arg(dir.path().join("runs")),
+    );
+    let outcomes: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["promoted", "kept"]);
+    // Never overlapping: the second run started after the first ended.
+    assert!(
+        list[1]["started_at"].as_str().unwrap() >= list[0]["ended_at"].as_str().unwrap(),
+        "{list}"
+    );
+    let m = std::fs::read_to_string(dir.path().join("retrain.prom")).unwrap();
+    assert!(
+        m.lines()
+            .any(|l| l == "shopsense_retrain_consecutive_failures 0"),
+        "{m}"
+    );
+    let bad = sched("every night").output().unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--cron") && err.contains("every night") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+/// A scheduler whose runs fail exits 1 after `--max-runs` and promotes nothing; one waiting
+/// for a far fire time serves the alert metrics at `--metrics-addr` and stops on SIGTERM.
+#[test]
+fn scheduler_failures_exit_nonzero_and_metrics_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let incoming = dir.path().join("incoming");
+    std::fs::create_dir_all(&incoming).unwrap();
+    std::fs::write(
+        incoming.join("broken.csv"),
+        "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session\n\
+         not a time,view,1,2,,,1.0,3,s\n",
+    )
+    .unwrap();
+    let sched = |cron: &str| {
+        let mut c = bin();
+        c.args(["scheduler", "--cron", cron])
+            .arg("--store")
+            .arg(dir.path().join("store"))
+            .arg("--incoming")
+            .arg(&incoming)
+            .arg("--registry")
+            .arg(dir.path().join("registry"))
+            .arg("--runs")
+            .arg(dir.path().join("runs"))
+            .args(["--model", "logistic"]);
+        c
+    };
+    let out = sched("*/1 * * * * *")
+        .args(["--max-runs", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 of 2 scheduled runs failed"), "{err}");
+    let list = json(
+        bin()
+            .args(["runs", "list", "--json", "--runs"])
+            .arg(dir.path().join("runs")),
+    );
+    for r in list.as_array().unwrap() {
+        assert_eq!(r["outcome"], "failed", "{r}");
+        assert!(r["promoted_after"].is_null(), "nothing promoted: {r}");
+    }
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    // Serve the metrics while waiting for a fire time far away, then SIGTERM.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = sched("0 0 0 1 1 *")
+        .arg("--metrics-addr")
+        .arg(format!("127.0.0.1:{port}"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut body = String::new();
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            continue;
+        };
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        s.read_to_string(&mut body).unwrap();
+        break;
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "stops cleanly on SIGTERM: {status:?}");
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    for line in [
+        "shopsense_retrain_runs_total{outcome=\"failed\"} 2",
+        "shopsense_retrain_consecutive_failures 2",
+        "shopsense_retrain_last_outcome{outcome=\"failed\"} 1",
+    ] {
+        assert!(body.lines().any(|l| l == line), "{line} not in\n{body}");
+    }
 }
