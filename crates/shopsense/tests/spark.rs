@@ -265,7 +265,12 @@ fn killing_an_executor_mid_job_still_completes_with_the_same_result() {
     let failed: u64 = stages
         .split("\"numFailedTasks\" : ")
         .skip(1)
-        .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok())
+        .filter_map(|s| {
+            s.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .sum();
     eprintln!("executor {killed} removed by the driver: {removed}; failed tasks (all stages so far): {failed}");
     assert!(removed, "the driver did not notice the killed executor");
