@@ -2,13 +2,12 @@
 # Installs what building and testing shopsense needs on a fresh Debian machine that has only
 # the Rust toolchain (and Python 3). Idempotent: every step checks first.
 #   - libclang-dev: bindgen for the LightGBM bindings
-#   - protobuf-compiler: spark-connect-rs compiles the Spark Connect protos (crates/cluster)
 #   - cmake >= 3.28 (from PyPI; Debian 12's 3.25 is too old for LightGBM 4.x)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 
-APT_PACKAGES="libclang-dev protobuf-compiler ${SHOPSENSE_EXTRA_APT:-}"
+APT_PACKAGES="libclang-dev ${SHOPSENSE_EXTRA_APT:-}"
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
 for p in $APT_PACKAGES; do have_pkg "$p" || missing+=("$p"); done

@@ -16,16 +16,19 @@
 //! * [`run_spark`]: runs it and collects the rows ([`ClusterSummaries`]), which
 //!   [`ClusterSummaries::write`] writes in exactly the local export's format.
 //!
-//! Spark's dependencies (arrow 53, tonic) stay inside this crate.
+//! The Spark Connect client ([`connect`]) is a few `prost` messages over `tonic`; it and its
+//! gRPC dependencies stay inside this crate.
 
 #![warn(missing_docs)]
 
+pub mod connect;
+
+use arrow::array::{Array, AsArray};
 use arrow::array::{
     ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, TimestampMillisecondArray,
     UInt32Array,
 };
-use arrow53::array::{Array, AsArray};
-use arrow53::datatypes::{Float64Type, Int64Type};
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use shopsense_events::NONE;
 use shopsense_sessions::export::summary_schema;
 use shopsense_sessions::{SessionConfig, SessionSummaries, SummaryOptions};
@@ -111,6 +114,10 @@ pub struct JobConfig {
     pub sessions: SessionConfig,
     /// Cut at the first purchase or not.
     pub summary: SummaryOptions,
+    /// Keep only events with `from_ms <= time` (UTC ms), as `--from` does locally.
+    pub from_ms: Option<i64>,
+    /// Keep only events with `time < to_ms` (UTC ms), as `--to` does locally.
+    pub to_ms: Option<i64>,
 }
 
 fn sql_str(s: &str) -> String {
@@ -130,12 +137,25 @@ pub fn session_sql(store_dir: &Path, cfg: &JobConfig) -> String {
     let gap = cfg.sessions.gap_ms;
     let cut = cfg.summary.cut_at_first_purchase;
     let row = "named_struct('t', t, 'f', f, 'l', l)";
+    // The window applies to events before sessions are built, as on the local path.
+    let mut window = Vec::new();
+    if let Some(f) = cfg.from_ms {
+        window.push(format!("unix_millis(event_time) >= {f}"));
+    }
+    if let Some(t) = cfg.to_ms {
+        window.push(format!("unix_millis(event_time) < {t}"));
+    }
+    let window = if window.is_empty() {
+        String::new()
+    } else {
+        format!("\n  WHERE {}", window.join(" AND "))
+    };
     format!(
         "WITH ev AS (
   SELECT unix_millis(event_time) AS t, source_file AS f, source_line AS l, event_type AS k,
          user_id AS u, {sid} AS sid, item_id AS item,
          CASE WHEN isnan(price) THEN NULL ELSE price END AS p
-  FROM parquet.`{path}`
+  FROM parquet.`{path}`{window}
 ),
 gap AS (
   SELECT *, CASE WHEN t - lag(t) OVER (PARTITION BY u ORDER BY t, f, l) > {gap} THEN 1 ELSE 0 END AS brk
@@ -200,25 +220,29 @@ fn col_err(column: &str, message: impl Into<String>) -> ClusterError {
     }
 }
 
-fn column<'a>(
-    b: &'a arrow53::array::RecordBatch,
-    name: &str,
-) -> Result<&'a arrow53::array::ArrayRef, ClusterError> {
+fn column<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, ClusterError> {
     b.column_by_name(name)
         .ok_or_else(|| col_err(name, "missing"))
 }
 
-fn strings(b: &arrow53::array::RecordBatch, name: &str) -> Result<Vec<String>, ClusterError> {
+fn strings(b: &RecordBatch, name: &str) -> Result<Vec<String>, ClusterError> {
     let a = column(b, name)?;
-    let a = a
-        .as_string_opt::<i32>()
-        .ok_or_else(|| col_err(name, format!("expected strings, got {}", a.data_type())))?;
-    Ok(a.iter()
-        .map(|s| s.unwrap_or_default().to_string())
-        .collect())
+    match a.data_type() {
+        DataType::Utf8 => Ok(a
+            .as_string::<i32>()
+            .iter()
+            .map(|s| s.unwrap_or_default().to_string())
+            .collect()),
+        DataType::LargeUtf8 => Ok(a
+            .as_string::<i64>()
+            .iter()
+            .map(|s| s.unwrap_or_default().to_string())
+            .collect()),
+        t => Err(col_err(name, format!("expected strings, got {t}"))),
+    }
 }
 
-fn ints(b: &arrow53::array::RecordBatch, name: &str) -> Result<Vec<Option<i64>>, ClusterError> {
+fn ints(b: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>, ClusterError> {
     let a = column(b, name)?;
     let a = a
         .as_primitive_opt::<Int64Type>()
@@ -226,7 +250,7 @@ fn ints(b: &arrow53::array::RecordBatch, name: &str) -> Result<Vec<Option<i64>>,
     Ok(a.iter().collect())
 }
 
-fn u32s(b: &arrow53::array::RecordBatch, name: &str) -> Result<Vec<u32>, ClusterError> {
+fn u32s(b: &RecordBatch, name: &str) -> Result<Vec<u32>, ClusterError> {
     ints(b, name)?
         .into_iter()
         .map(|v| {
@@ -236,7 +260,7 @@ fn u32s(b: &arrow53::array::RecordBatch, name: &str) -> Result<Vec<u32>, Cluster
         .collect()
 }
 
-fn floats(b: &arrow53::array::RecordBatch, name: &str) -> Result<Vec<f64>, ClusterError> {
+fn floats(b: &RecordBatch, name: &str) -> Result<Vec<f64>, ClusterError> {
     let a = column(b, name)?;
     let a = a
         .as_primitive_opt::<Float64Type>()
@@ -245,7 +269,7 @@ fn floats(b: &arrow53::array::RecordBatch, name: &str) -> Result<Vec<f64>, Clust
 }
 
 impl ClusterSummaries {
-    fn from_batch(b: &arrow53::array::RecordBatch) -> Result<ClusterSummaries, ClusterError> {
+    fn from_batch(b: &RecordBatch) -> Result<ClusterSummaries, ClusterError> {
         let times = |name: &str| -> Result<Vec<i64>, ClusterError> {
             ints(b, name)?
                 .into_iter()
@@ -281,6 +305,28 @@ impl ClusterSummaries {
             user_id: strings(b, "user_id")?,
             sum,
         })
+    }
+
+    /// Appends `other`'s rows after this one's.
+    fn append(&mut self, other: ClusterSummaries) {
+        self.session_id.extend(other.session_id);
+        self.user_id.extend(other.user_id);
+        let (a, b) = (&mut self.sum, other.sum);
+        a.start_ms.extend(b.start_ms);
+        a.end_ms.extend(b.end_ms);
+        a.events.extend(b.events);
+        a.views.extend(b.views);
+        a.carts.extend(b.carts);
+        a.removes.extend(b.removes);
+        a.purchases.extend(b.purchases);
+        a.wishlists.extend(b.wishlists);
+        a.others.extend(b.others);
+        a.label.extend(b.label);
+        a.mean_price.extend(b.mean_price);
+        a.max_price.extend(b.max_price);
+        a.distinct_items.extend(b.distinct_items);
+        a.first_purchase_pos.extend(b.first_purchase_pos);
+        a.session_events.extend(b.session_events);
     }
 
     /// Number of sessions.
@@ -436,45 +482,20 @@ pub fn run_spark(
         remote: remote.to_string(),
         message: e,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| spark_err(e.to_string()))?;
-    let batch = rt.block_on(async {
-        let spark = spark_connect_rs::SparkSessionBuilder::remote(remote)
-            .app_name("shopsense-sessionize")
-            .build()
-            .await
-            .map_err(|e| spark_err(e.to_string()))?;
-        tracing::info!(remote, "running the session export on Spark");
-        let df = spark
-            .sql(&sql)
-            .await
-            .map_err(|e| spark_err(e.to_string()))?;
-        let cols: Vec<&str> = vec![
-            "session_id",
-            "user_id",
-            "start_ms",
-            "end_ms",
-            "events",
-            "views",
-            "carts",
-            "removes",
-            "purchases",
-            "wishlists",
-            "others",
-            "label",
-            "mean_price",
-            "max_price",
-            "distinct_items",
-            "first_purchase_pos",
-            "session_events",
-        ];
-        df.select(cols)
-            .collect()
-            .await
-            .map_err(|e| spark_err(e.to_string()))
-    })?;
-    ClusterSummaries::from_batch(&batch)
+    tracing::info!(remote, "running the session export on Spark");
+    let got = rt.block_on(connect::sql_collect(remote, &sql))?;
+    tracing::info!(
+        batches = got.batches.len(),
+        bytes = got.bytes,
+        "collected the Spark result"
+    );
+    let mut out = ClusterSummaries::default();
+    for b in &got.batches {
+        out.append(ClusterSummaries::from_batch(b)?);
+    }
+    Ok(out)
 }

@@ -6,6 +6,7 @@ use anyhow::{bail, Result};
 /// Runs `sessionize` on the engine named by `--engine` (anything but `local`).
 #[cfg(feature = "spark")]
 pub fn sessionize_on_engine(a: SessionizeArgs, quiet: bool) -> Result<()> {
+    use anyhow::Context;
     use shopsense_cluster::{Engine, JobConfig};
     use shopsense_sessions::SummaryOptions;
     let remote = match Engine::parse(&a.engine)? {
@@ -21,14 +22,21 @@ pub fn sessionize_on_engine(a: SessionizeArgs, quiet: bool) -> Result<()> {
             store.display()
         );
     }
-    if a.input.from.is_some() || a.input.to.is_some() {
-        bail!("--engine {remote}: --from/--to are not supported on Spark yet");
-    }
+    let time = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+        v.as_deref()
+            .map(|s| {
+                shopsense_events::time::parse_time_arg(s)
+                    .with_context(|| format!("{flag}: cannot parse time {s:?}"))
+            })
+            .transpose()
+    };
     let cfg = JobConfig {
         sessions: crate::commands::session_config(&a.input)?,
         summary: SummaryOptions {
             cut_at_first_purchase: !a.no_cut,
         },
+        from_ms: time("--from", &a.input.from)?,
+        to_ms: time("--to", &a.input.to)?,
     };
     let t0 = std::time::Instant::now();
     let sp = crate::progress::spinner("spark job", quiet);

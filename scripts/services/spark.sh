@@ -1,11 +1,13 @@
 # Sourced by scripts/test.sh (see README.md here): a real Spark standalone cluster on loopback —
-# one master, TWO workers (separate JVMs, 1 core / 1 GiB each) and a Spark Connect server
+# one master, TWO workers (separate JVMs, 1 core each) and a Spark Connect server
 # (the driver) attached to the master. Exports SHOPSENSE_SPARK_REMOTE=sc://127.0.0.1:PORT and
 # SHOPSENSE_SPARK_UI (the driver's REST API, used by the executor-kill test); appends every pid
 # to SERVICE_PIDS.
 #
 # SHOPSENSE_SPARK_MASTER=local[2] skips the standalone cluster and runs the Connect server in
-# Spark local mode (the benchmark's "Spark local mode").
+# Spark local mode (the benchmark's "Spark local mode"). Memory: SHOPSENSE_SPARK_WORKER_MEMORY
+# (per worker, default 1400m), SHOPSENSE_SPARK_EXECUTOR_MEMORY (default 1g) and
+# SHOPSENSE_SPARK_DRIVER_MEMORY (default 1g); the benchmark raises them.
 #
 # Spark comes from PyPI: pyspark 4.x ships a full Spark home (jars incl. spark-connect) that
 # runs on the installed Java 17; pyspark 3.5 lacks the Connect server jar.
@@ -14,12 +16,8 @@ _spark_main() {
   local tools="${SHOPSENSE_TOOLS:-$HOME/.cache/shopsense-tools}"
   local venv="$tools/venv-spark"
   if ! [ -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyspark' 2>/dev/null; then
-    echo "spark.sh: installing pyspark 4.x into $venv" >&2
-    python3 -m venv "$venv" && "$venv/bin/pip" install -q 'pyspark>=4,<5' || return 1
-  fi
-  if ! command -v protoc >/dev/null; then
-    echo "spark.sh: installing protobuf-compiler (spark-connect-rs builds its protos)" >&2
-    apt-get install -y -q protobuf-compiler >/dev/null || return 1
+    echo "spark.sh: installing pyspark 4.3.0 into $venv" >&2
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q 'pyspark==4.3.0' || return 1
   fi
   local home
   home="$("$venv/bin/python" -c 'import pyspark, os; print(os.path.dirname(pyspark.__file__))')"
@@ -39,7 +37,7 @@ _spark_main() {
     local w
     for w in 1 2; do
       SPARK_WORKER_DIR="$run/worker$w" "$home/bin/spark-class" org.apache.spark.deploy.worker.Worker \
-        --host 127.0.0.1 --cores 1 --memory 1400m --webui-port $((mui + w)) \
+        --host 127.0.0.1 --cores 1 --memory "${SHOPSENSE_SPARK_WORKER_MEMORY:-1400m}" --webui-port $((mui + w)) \
         --work-dir "$run/worker$w" "$master" >"$run/worker$w.log" 2>&1 &
       SERVICE_PIDS+=($!)
     done
