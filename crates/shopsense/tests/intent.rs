@@ -298,7 +298,8 @@ fn resume_through_the_cli_gives_the_uninterrupted_bundle() {
     first
         .args(["train", "intent"])
         .arg(rees46())
-        .args(["--gbdt-params", params, "--stop-after-chunks", "1"])
+        .args(["--model", "gbdt", "--gbdt-params", params])
+        .args(["--stop-after-chunks", "1"])
         .arg("--checkpoint-dir")
         .arg(&ck)
         .arg("--out")
@@ -309,7 +310,7 @@ fn resume_through_the_cli_gives_the_uninterrupted_bundle() {
     ok(bin()
         .args(["train", "intent"])
         .arg(rees46())
-        .args(["--gbdt-params", params, "--resume"])
+        .args(["--model", "gbdt", "--gbdt-params", params, "--resume"])
         .arg("--checkpoint-dir")
         .arg(&ck)
         .arg("--out")
