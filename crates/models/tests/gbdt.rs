@@ -265,18 +265,6 @@ fn native_scorer_is_bit_identical_to_lightgbm() {
             for (i, (a, b)) in native.iter().zip(&lgbm).enumerate() {
                 assert_eq!(a.to_bits(), b.to_bits(), "row {i}: {a} vs {b}");
             }
-            // The blocked scorer against the previous lockstep walk: raw scores too.
-            let old = m.predict_native_lockstep(x.view(), false).unwrap().unwrap();
-            assert!(native
-                .iter()
-                .zip(&old)
-                .all(|(a, b)| a.to_bits() == b.to_bits()));
-            let raw = m.predict_raw(x.view()).unwrap();
-            let old_raw = m.predict_native_lockstep(x.view(), true).unwrap().unwrap();
-            assert!(raw
-                .iter()
-                .zip(&old_raw)
-                .all(|(a, b)| a.to_bits() == b.to_bits()));
         }
     }
     let mc = synth::multiclass(3_000, 6, 3, 9).unwrap();
@@ -292,11 +280,6 @@ fn native_scorer_is_bit_identical_to_lightgbm() {
     let x = awkward(&synth::multiclass(2_000, 6, 3, 10).unwrap());
     let native = m.predict_proba_multi(x.view()).unwrap();
     let lgbm = m.predict_lightgbm(x.view()).unwrap();
-    let old = m.predict_native_lockstep(x.view(), false).unwrap().unwrap();
-    assert!(native
-        .iter()
-        .zip(&old)
-        .all(|(a, b)| a.to_bits() == b.to_bits()));
     assert!(native
         .iter()
         .zip(&lgbm)

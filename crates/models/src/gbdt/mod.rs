@@ -688,13 +688,6 @@ impl Gbdt {
     pub fn uses_native_scorer(&self) -> bool {
         self.native.is_some()
     }
-    /// Scores (raw when `raw`, else probabilities) from the previous native walk (row-major
-    /// rows, 8 in lockstep), kept to cross-check the blocked scorer; `None` when the model
-    /// is scored by LightGBM.
-    pub fn predict_native_lockstep(&self, x: MatrixRef<'_>, raw: bool) -> Result<Option<Vec<f64>>> {
-        x.expect_cols(self.feature_names.len())?;
-        Ok(self.native.as_ref().map(|n| n.predict_lockstep(x, raw)))
-    }
     /// Probabilities from LightGBM's own predictor (`n_rows × outputs`), for cross-checks.
     pub fn predict_lightgbm(&self, x: MatrixRef<'_>) -> Result<Vec<f64>> {
         x.expect_cols(self.feature_names.len())?;

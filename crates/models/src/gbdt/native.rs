@@ -14,8 +14,6 @@ const K_ZERO: f64 = 1e-35f32 as f64;
 const MISSING_ZERO: u8 = 1;
 const MISSING_NAN: u8 = 2;
 const BLOCK: usize = 256;
-/// [`K_ZERO`] as `f32` (exact).
-const K_ZERO_F32: f32 = 1e-35f32;
 
 /// A node; leaves are nodes too (both children point to themselves), so several rows can
 /// walk a tree in lockstep with branch-free steps.
@@ -59,17 +57,6 @@ struct Tree {
     /// Index of the first leaf node (= number of internal nodes).
     first_leaf: usize,
     leaves: Vec<f64>,
-    /// The same nodes as flat arrays (structure of arrays) for [`Tree::add_block`]: feature
-    /// index, threshold, default-left flag, and the two children side by side
-    /// (`children[2 i]` left, `children[2 i + 1]` right) so that a step is one indexed load.
-    soa_feature: Vec<u32>,
-    soa_threshold: Vec<f32>,
-    soa_default_left: Vec<bool>,
-    soa_children: Vec<u32>,
-    /// Leaf value of every node index (0 for internal nodes).
-    node_value: Vec<f64>,
-    /// Longest root-to-leaf path (steps): after this many steps every row sits on a leaf.
-    depth: usize,
 }
 
 impl Tree {
@@ -91,78 +78,13 @@ impl Tree {
         }
     }
 
-    /// Builds the flat arrays and the depth from `nodes`.
-    fn with_soa(mut self) -> Tree {
-        let n = self.nodes.len();
-        self.soa_feature = self
-            .nodes
-            .iter()
-            .map(|n| n.feature & FEATURE_MASK)
-            .collect();
-        self.soa_threshold = self.nodes.iter().map(|n| n.threshold).collect();
-        self.soa_default_left = self.nodes.iter().map(|n| n.feature >> 31 != 0).collect();
-        self.soa_children = self.nodes.iter().flat_map(|n| [n.left, n.right]).collect();
-        self.node_value = (0..n)
-            .map(|i| {
-                i.checked_sub(self.first_leaf)
-                    .map_or(0.0, |l| self.leaves[l])
-            })
-            .collect();
-        // Children come after their parents (checked when parsing): one forward pass.
-        let mut d = vec![0usize; n];
-        for i in 0..self.first_leaf {
-            for c in [self.nodes[i].left, self.nodes[i].right] {
-                d[c as usize] = d[c as usize].max(d[i] + 1);
-            }
-        }
-        self.depth = d.into_iter().max().unwrap_or(0);
-        self
-    }
-
-    /// Adds this tree's output for each of `rows` rows to `acc[r * stride]`; `cols` holds
-    /// the rows column by column (`cols[j * BLOCK + r]`, prepared as for [`Tree::step`]).
-    ///
-    /// Level by level: every row takes one branch-free step per level (a leaf steps to
-    /// itself), `depth` times, so the inner loop over rows has no data-dependent branch and
-    /// its iterations are independent (their loads overlap). Rows at the same node read the
-    /// same column, adjacent in memory.
-    #[inline]
-    fn add_block(&self, cols: &[f32], acc: &mut [f64], stride: usize, rows: usize) {
-        let mut idx = [0u32; BLOCK];
-        let idx = &mut idx[..rows];
-        let (feat, thr, dl, ch) = (
-            &self.soa_feature[..],
-            &self.soa_threshold[..],
-            &self.soa_default_left[..],
-            &self.soa_children[..],
-        );
-        for _ in 0..self.depth {
-            for (r, i) in idx.iter_mut().enumerate() {
-                let n = *i as usize;
-                let v = cols[feat[n] as usize * BLOCK + r];
-                let go_left = (v <= thr[n]) | (v.is_nan() & dl[n]);
-                *i = ch[2 * n + usize::from(!go_left)];
-            }
-        }
-        for (r, &i) in idx.iter().enumerate() {
-            acc[r * stride] += self.node_value[i as usize];
-        }
-    }
-
     /// Adds this tree's output for each of `rows` feature rows to `acc[r * stride]`.
     ///
-    /// The previous scorer, kept as a cross-check of [`Tree::add_block`]: `LANES` rows walk
-    /// the tree together with branch-free steps (a leaf steps to itself) until all of them
-    /// sit on a leaf.
+    /// `LANES` rows walk the tree together with branch-free steps (a leaf steps to itself)
+    /// until all of them sit on a leaf: independent rows overlap their memory latency and
+    /// the only data-dependent branch is the group's "all done?".
     #[inline]
-    fn add_block_lockstep(
-        &self,
-        feats: &[f32],
-        p: usize,
-        acc: &mut [f64],
-        stride: usize,
-        rows: usize,
-    ) {
+    fn add_block(&self, feats: &[f32], p: usize, acc: &mut [f64], stride: usize, rows: usize) {
         let first_leaf = self.first_leaf as u32;
         let mut r0 = 0;
         while r0 < rows {
@@ -206,10 +128,6 @@ pub(crate) struct NativeForest {
     /// Missing type of each feature (LightGBM's is per feature; every node on a feature
     /// agrees, checked when parsing): 0 none, [`MISSING_ZERO`], [`MISSING_NAN`].
     missing: Vec<u8>,
-    /// Per feature: NaN goes the default way (missing type NaN or Zero).
-    nan_missing: Vec<bool>,
-    /// Per feature: zero goes the default way (missing type Zero).
-    zero_missing: Vec<bool>,
     k: usize,
     output: Output,
     trees: Vec<Tree>,
@@ -326,60 +244,22 @@ impl NativeForest {
                     right: me,
                 });
             }
-            trees.push(
-                Tree {
-                    nodes,
-                    first_leaf: m,
-                    leaves,
-                    soa_feature: Vec::new(),
-                    soa_threshold: Vec::new(),
-                    soa_default_left: Vec::new(),
-                    soa_children: Vec::new(),
-                    node_value: Vec::new(),
-                    depth: 0,
-                }
-                .with_soa(),
-            );
+            trees.push(Tree {
+                nodes,
+                first_leaf: m,
+                leaves,
+            });
         }
         if trees.is_empty() || trees.len() % k != 0 {
             return None;
         }
-        let missing: Vec<u8> = missing_of.into_iter().map(|m| m.unwrap_or(0)).collect();
         Some(NativeForest {
             n_features,
-            nan_missing: missing.iter().map(|&m| m != 0).collect(),
-            zero_missing: missing.iter().map(|&m| m == MISSING_ZERO).collect(),
-            missing,
+            missing: missing_of.into_iter().map(|m| m.unwrap_or(0)).collect(),
             k,
             output,
             trees,
         })
-    }
-
-    /// Copies one input row into column `r` of the block `dst` (`dst[j * BLOCK + r]`) the
-    /// way [`NativeForest::prepare`] does, with the missing-value rule reduced to two masks
-    /// per feature and no branch.
-    #[inline]
-    fn prepare_col(&self, row: &[f32], dst: &mut [f32], r: usize, cols: usize) {
-        let n = self.n_features.min(cols);
-        for (j, ((&v, &nan_missing), &zero_missing)) in row[..n]
-            .iter()
-            .zip(&self.nan_missing[..n])
-            .zip(&self.zero_missing[..n])
-            .enumerate()
-        {
-            let nan = v.is_nan();
-            // |v| <= 1e-35f32 as f32 ⇔ as f64 (both exact); false for NaN.
-            let zero = v.abs() <= K_ZERO_F32;
-            let to_nan = (nan & nan_missing) | (zero & zero_missing);
-            let to_zero = nan | zero;
-            let x = if to_zero { 0.0 } else { v };
-            dst[j * BLOCK + r] = if to_nan { f32::NAN } else { x };
-        }
-        // Columns the input lacks read as 0 (the buffer is reused from block to block).
-        for j in n..self.n_features {
-            dst[j * BLOCK + r] = 0.0;
-        }
     }
 
     /// Copies one input row into `f` the way the trees read it: LightGBM's predictor drops
@@ -405,36 +285,7 @@ impl NativeForest {
     }
 
     /// Scores every row: `n_rows × k` values, row-major (raw scores or probabilities).
-    ///
-    /// Blocks of [`BLOCK`] rows in parallel (rayon); within a block the rows are copied
-    /// column by column into one reused buffer per worker, then the trees are applied one
-    /// after the other ([`Tree::add_block`]), so each row's tree outputs are summed in tree
-    /// order as LightGBM does.
     pub(crate) fn predict(&self, x: MatrixRef<'_>, raw: bool) -> Vec<f64> {
-        let (k, p) = (self.k, self.n_features);
-        let cols = x.n_cols();
-        let mut out = vec![0f64; x.n_rows() * k];
-        out.par_chunks_mut(BLOCK * k).enumerate().for_each_init(
-            || vec![0f32; BLOCK * p],
-            |buf, (b, dst)| {
-                let nb = dst.len() / k;
-                for r in 0..nb {
-                    self.prepare_col(x.row(b * BLOCK + r), buf, r, cols);
-                }
-                for (t, tree) in self.trees.iter().enumerate() {
-                    tree.add_block(buf, &mut dst[t % k..], k, nb);
-                }
-                if !raw {
-                    self.finish(dst);
-                }
-            },
-        );
-        out
-    }
-
-    /// [`NativeForest::predict`] with the previous row-major, 8-row lockstep walk
-    /// ([`Tree::add_block_lockstep`]): the reference the blocked scorer is tested against.
-    pub(crate) fn predict_lockstep(&self, x: MatrixRef<'_>, raw: bool) -> Vec<f64> {
         let (k, p) = (self.k, self.n_features);
         let cols = x.n_cols();
         let mut out = vec![0f64; x.n_rows() * k];
@@ -450,36 +301,31 @@ impl NativeForest {
                 }
                 for (t, tree) in self.trees.iter().enumerate() {
                     let c = t % k;
-                    tree.add_block_lockstep(&feats, p, &mut dst[c..], k, nb);
+                    tree.add_block(&feats, p, &mut dst[c..], k, nb);
                 }
                 if !raw {
-                    self.finish(dst);
+                    for o in dst.chunks_mut(k) {
+                        match self.output {
+                            Output::Sigmoid(s) => o[0] = 1.0 / (1.0 + (-s * o[0]).exp()),
+                            Output::Softmax => {
+                                let wmax = o
+                                    .iter()
+                                    .skip(1)
+                                    .fold(o[0], |m, &v| if v > m { v } else { m });
+                                let mut wsum = 0.0;
+                                for v in o.iter_mut() {
+                                    *v = (*v - wmax).exp();
+                                    wsum += *v;
+                                }
+                                for v in o.iter_mut() {
+                                    *v /= wsum;
+                                }
+                            }
+                        }
+                    }
                 }
             });
         out
-    }
-
-    /// Raw scores → probabilities in place (sigmoid, or softmax over each row's `k`).
-    fn finish(&self, dst: &mut [f64]) {
-        for o in dst.chunks_mut(self.k) {
-            match self.output {
-                Output::Sigmoid(s) => o[0] = 1.0 / (1.0 + (-s * o[0]).exp()),
-                Output::Softmax => {
-                    let wmax = o
-                        .iter()
-                        .skip(1)
-                        .fold(o[0], |m, &v| if v > m { v } else { m });
-                    let mut wsum = 0.0;
-                    for v in o.iter_mut() {
-                        *v = (*v - wmax).exp();
-                        wsum += *v;
-                    }
-                    for v in o.iter_mut() {
-                        *v /= wsum;
-                    }
-                }
-            }
-        }
     }
 }
 
