@@ -27,10 +27,10 @@
 //! under a table's interned numbers, so that encoders fitted on one table serve any other
 //! table or a live session.
 
-use rayon::prelude::*;
 use crate::protocol::Prefix;
 use crate::spec::{FeatureSpec, OofBy};
 use crate::{FeatureError, Result};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use shopsense_events::kind::{CART, PURCHASE, VIEW};
 use shopsense_events::{EventTable, Interner, NONE};

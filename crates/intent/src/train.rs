@@ -66,6 +66,10 @@ pub struct AutoCandidate {
     pub n_features: usize,
     /// Metrics of its (calibrated) validation predictions at its own threshold.
     pub validation: Metrics,
+    /// Wall seconds of its data preparation (when it needed its own) and fit up to the
+    /// validation metrics.
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 /// What `--model auto` chose and why (stored in the summary and the bundle's params).
@@ -284,6 +288,7 @@ pub fn fit(
     let mut prep = Some(prep);
     let mut done = Vec::with_capacity(ModelChoice::CANDIDATES.len());
     for m in ModelChoice::CANDIDATES {
+        let clock = Instant::now();
         let c = cfg.candidate(m);
         let spec = c.feature_spec()?;
         let p = match prep.take() {
@@ -294,15 +299,16 @@ pub fn fit(
             }
         };
         let v = fit_validate(t, sessions, &c, p, progress)?;
-        done.push((c, v));
+        done.push((c, v, clock.elapsed().as_secs_f64()));
     }
     drop(prep);
     let candidates: Vec<AutoCandidate> = done
         .iter()
-        .map(|(c, v)| AutoCandidate {
+        .map(|(c, v, secs)| AutoCandidate {
             model: c.model,
             n_features: v.spec.features.len(),
             validation: v.validation.clone(),
+            seconds: *secs,
         })
         .collect();
     let best = choose_auto(&candidates)
@@ -313,7 +319,9 @@ pub fn fit(
         candidates,
     };
     tracing::info!(chosen = %auto.chosen, "--model auto");
-    let (c, v) = done.swap_remove(best);
+    let (c, mut v, _) = done.swap_remove(best);
+    let all: f64 = auto.candidates.iter().map(|c| c.seconds).sum();
+    v.seconds.insert("auto_candidates".into(), all);
     drop(done);
     finish(t, sessions, &c, v, Some(auto), progress)
 }

@@ -421,6 +421,7 @@ fn auto_chooses_on_validation_only_and_round_trips() {
                 c.model
             );
             assert_eq!(alone.summary.n_features, c.n_features);
+            assert!(c.seconds > 0.0);
             if c.model == auto.chosen {
                 assert_eq!(bits(&alone.test_probs), bits(&out.test_probs));
                 assert_eq!(alone.summary.model_version, out.summary.model_version);
@@ -456,6 +457,7 @@ fn auto_choice_rule_breaks_ties_by_roc_auc_then_order() {
     let cand = |model, pr: Option<f64>, roc: Option<f64>| AutoCandidate {
         model,
         n_features: 1,
+        seconds: 1.0,
         validation: Metrics {
             pr_auc: pr,
             roc_auc: roc,

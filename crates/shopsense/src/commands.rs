@@ -849,10 +849,11 @@ fn train_intent(a: TrainIntentArgs, quiet: bool) -> Result<()> {
             .iter()
             .map(|c| {
                 format!(
-                    "{} {}/{}",
+                    "{} {}/{} ({:.1} s)",
                     c.model,
                     fmt_opt(c.validation.pr_auc),
-                    fmt_opt(c.validation.roc_auc)
+                    fmt_opt(c.validation.roc_auc),
+                    c.seconds
                 )
             })
             .collect();
