@@ -239,15 +239,10 @@ pub(crate) struct Priors {
 impl Priors {
     /// Resolves the ids of `t` not resolved yet.
     pub fn extend(&mut self, t: &EventTable, enc: &Encoders) {
-        // In parallel over ids (hashing and a binary search each); the order is kept.
         fn ext(out: &mut Vec<Prior>, dict: &Interner, v: &[KeyCounts], enc: &Encoders) {
-            let from = out.len();
-            out.par_extend(
-                (from..dict.len())
-                    .into_par_iter()
-                    .with_min_len(4096)
-                    .map(|id| enc.prior(find(v, enc.key(dict.get(id as u32))))),
-            );
+            for id in out.len()..dict.len() {
+                out.push(enc.prior(find(v, enc.key(dict.get(id as u32)))));
+            }
         }
         ext(&mut self.item, &t.items, &enc.items, enc);
         ext(&mut self.category, &t.categories, &enc.categories, enc);
@@ -273,20 +268,12 @@ impl Buckets {
         let code = |s: &str| {
             (xxh3_64_with_seed(s.as_bytes(), spec.hash_seed) % spec.hash_buckets as u64) as f32
         };
-        let from = self.category.len();
-        self.category.par_extend(
-            (from..t.categories.len())
-                .into_par_iter()
-                .with_min_len(4096)
-                .map(|id| code(t.categories.get(id as u32))),
-        );
-        let from = self.brand.len();
-        self.brand.par_extend(
-            (from..t.brands.len())
-                .into_par_iter()
-                .with_min_len(4096)
-                .map(|id| code(t.brands.get(id as u32))),
-        );
+        for id in self.category.len()..t.categories.len() {
+            self.category.push(code(t.categories.get(id as u32)));
+        }
+        for id in self.brand.len()..t.brands.len() {
+            self.brand.push(code(t.brands.get(id as u32)));
+        }
     }
 }
 

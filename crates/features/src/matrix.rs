@@ -91,22 +91,8 @@ impl<'a> FeatureBuilder<'a> {
         encoders.check_spec(spec)?;
         crate::check_sessions(t, sessions)?;
         let cols = spec.columns()?;
-        // User histories (one sequential scan) run beside the id lookups (parallel).
-        let ((buckets, priors), histories) = rayon::join(
-            || {
-                let mut buckets = Buckets::default();
-                buckets.extend(t, spec);
-                (buckets, Priors::resolve(t, encoders))
-            },
-            || {
-                if uses_history(&cols) {
-                    user_histories(t, sessions)
-                } else {
-                    Ok(Vec::new())
-                }
-            },
-        );
-        let histories = histories?;
+        let mut buckets = Buckets::default();
+        buckets.extend(t, spec);
         let oof = match oof {
             None => None,
             Some(o) => {
@@ -128,6 +114,11 @@ impl<'a> FeatureBuilder<'a> {
                 })
             }
         };
+        let histories = if uses_history(&cols) {
+            user_histories(t, sessions)?
+        } else {
+            Vec::new()
+        };
         Ok(FeatureBuilder {
             t,
             sessions,
@@ -138,7 +129,7 @@ impl<'a> FeatureBuilder<'a> {
             cols,
             utc_offset_ms: spec.utc_offset_minutes as i64 * 60_000,
             buckets,
-            priors,
+            priors: Priors::resolve(t, encoders),
             oof,
             histories,
         })
