@@ -30,7 +30,6 @@
 use crate::protocol::Prefix;
 use crate::spec::{FeatureSpec, OofBy};
 use crate::{FeatureError, Result};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use shopsense_events::kind::{CART, PURCHASE, VIEW};
 use shopsense_events::{EventTable, Interner, NONE};
