@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Purchase-intent quality benchmark: shopsense (gbdt, logistic, seed-rf) vs the team's
+# Purchase-intent quality benchmark: shopsense (gbdt, logistic, seed-rf, auto) vs the team's
 # reference script on the bundled real samples, several seeds, bootstrap intervals.
 #   bench/intent.sh [SEEDS=42,1,2,3,4] [EXTRA train intent options…]
+#   MODELS="auto" DATASETS="rees46" PROTOCOLS="early-3" SKIP_REFERENCE=1 bench/intent.sh   (a subset)
 # Every row trains on the first 60 % of sessions by start (validation: the next 15 %) and is
 # measured on the last 25 %; the reference trains on the first 75 %, tests on the same last
 # 25 % (see BENCHMARKS.md for the REES46 time-unit caveat). Writes bench-data/intent/*.jsonl
@@ -31,10 +32,10 @@ TAOBAO=(data/taobao/UserBehavior_head.csv --from 2017-11-25T00:00:00+08:00
 REES46=(data/rees46/2019-Oct_head.csv)
 
 : > "$OUT/shopsense.jsonl"
-for data in taobao rees46; do
+for data in ${DATASETS:-taobao rees46}; do
   if [ $data = taobao ]; then IN=("${TAOBAO[@]}"); else IN=("${REES46[@]}"); fi
-  for protocol in full early-3; do
-    for model in gbdt logistic seed-rf; do
+  for protocol in ${PROTOCOLS:-full early-3}; do
+    for model in ${MODELS:-gbdt logistic seed-rf auto}; do
       for seed in ${SEEDS//,/ }; do
         "$B" -q train intent "${IN[@]}" --protocol $protocol --model $model --seed "$seed" \
           --out "$OUT/$data-$protocol-$model-$seed.bundle" --json "${EXTRA[@]}" \
@@ -48,6 +49,7 @@ print(json.dumps({"data": sys.argv[1], "protocol": sys.argv[2], "model": sys.arg
   "valid_roc_auc": s["validation"]["roc_auc"], "valid_pr_auc": s["validation"]["pr_auc"],
   "roc_ci": [iv["roc_auc"]["lo"], iv["roc_auc"]["hi"]] if "roc_auc" in iv else None,
   "pr_ci": [iv["pr_auc"]["lo"], iv["pr_auc"]["hi"]] if "pr_auc" in iv else None,
+  "chosen": (s.get("auto") or {}).get("chosen"),
   "seconds": s["seconds"]["total"]}))
 PYEOF
       done
@@ -56,9 +58,13 @@ PYEOF
 done
 rm -f "$OUT"/*.bundle "$OUT/run.json" "$OUT/shopsense"
 
+if [ -z "${SKIP_REFERENCE:-}" ]; then
 "$PY" bench/intent_reference.py taobao data/taobao/UserBehavior_head.csv --seeds "$SEEDS" > "$OUT/reference.jsonl"
 "$PY" bench/intent_reference.py rees46 data/rees46/2019-Oct_head.csv --seeds "$SEEDS" >> "$OUT/reference.jsonl"
 "$PY" bench/intent_reference.py rees46 data/rees46/2019-Oct_head.csv --seeds "$SEEDS" --fix-time >> "$OUT/reference.jsonl"
+else
+  : > "$OUT/reference.jsonl"   # SKIP_REFERENCE=1: shopsense rows only
+fi
 
 python3 - "$OUT/shopsense.jsonl" "$OUT/reference.jsonl" <<'PYEOF'
 import json, sys, statistics as st
@@ -76,7 +82,7 @@ def ci(r, k):
     return f"[{r[k][0]:.3f}, {r[k][1]:.3f}]" if r.get(k) else "–"
 print("| data · protocol | model | test rows (buyers) | ROC-AUC mean ± sd | PR-AUC mean ± sd | ROC-AUC 95 % CI | PR-AUC 95 % CI |")
 print("|---|---|---|---|---|---|---|")
-order = ["shopsense gbdt", "shopsense logistic", "shopsense seed-rf", "reference seed-rf",
+order = ["shopsense gbdt", "shopsense logistic", "shopsense seed-rf", "shopsense auto", "reference seed-rf",
          "reference LightGBM six+6", "reference seed-rf (time fixed)", "reference LightGBM six+6 (time fixed)"]
 verdicts = []
 for data in ("taobao", "rees46"):
@@ -85,10 +91,14 @@ for data in ("taobao", "rees46"):
             g = groups.get((data, protocol, n))
             if not g: continue
             first = g[0]
+            chosen = [r["chosen"] for r in g if r.get("chosen")]
+            if chosen:
+                n = n + " (chose " + ", ".join(f"{m} ×{chosen.count(m)}" for m in sorted(set(chosen))) + ")"
             print(f"| {data} · {protocol} | {n} | {first['n_test']} ({first['positives']}) | "
                   f"{ms([r['roc_auc'] for r in g])} | {ms([r['pr_auc'] for r in g])} | "
                   f"{ci(first, 'roc_ci')} | {ci(first, 'pr_ci')} |")
-        ours = groups[(data, protocol, "shopsense gbdt")]
+        ours = groups.get((data, protocol, "shopsense gbdt"))
+        if not ours or (data, protocol, "reference seed-rf") not in groups: continue
         o_roc, o_pr = st.mean(r["roc_auc"] for r in ours), st.mean(r["pr_auc"] for r in ours)
         for ref in ("reference seed-rf", "reference LightGBM six+6"):
             r42 = [r for r in groups[(data, protocol, ref)] if r["seed"] == 42]

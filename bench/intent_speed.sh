@@ -48,7 +48,7 @@ for c in "${CONFIGS[@]}"; do
   for r in $(seq "$RUNS"); do
     [ "$name" = defaults ] && [ "$r" -gt 1 ] && continue   # 5 minutes a run: once is enough
     timed "train-$name-$r" "$B" train intent "$CSV" --out "$OUT/$name.bundle" --bootstrap 0 \
-      --json -q --gbdt-params "$params"
+      --json -q --model gbdt --gbdt-params "$params"
     python3 -c "import json,sys; s=json.load(open(sys.argv[1])); sec=s['seconds']; \
 print('   fit %.2f s (read %.2f, prepare %.2f, evaluate %.2f), %s rounds, valid ROC %.4f PR %.4f' % \
 (sec['fit'], sec['read'], sec['prepare'], sec['evaluate'], s['rounds'], s['validation']['roc_auc'], s['validation']['pr_auc']))" "$OUT/train-$name-$r.out"

@@ -93,6 +93,10 @@ pub struct IntentParams {
     /// GBDT rounds of the refitted model.
     #[serde(default)]
     pub refit_rounds: Option<usize>,
+    /// With `--model auto`: the family chosen and every candidate's validation metrics
+    /// (`model` is the family chosen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto: Option<crate::train::AutoChoice>,
 }
 
 /// A stable content hash naming a trained model: `<kind>-<16 hex digits>` over the model

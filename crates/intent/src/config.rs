@@ -23,9 +23,20 @@ pub enum ModelChoice {
     /// The reference baseline: 20 trees of depth 5 on 1:1 undersampled training rows, on the
     /// six reference features only ([`SEED_RF_FEATURES`]).
     SeedRf,
+    /// Train every family in [`ModelChoice::CANDIDATES`] and keep the one with the best
+    /// validation PR-AUC (ties: validation ROC-AUC, then candidate order). The test part
+    /// plays no role in the choice; the bundle records the family chosen.
+    Auto,
 }
 
 impl ModelChoice {
+    /// The families `auto` chooses among, in tie-break order.
+    pub const CANDIDATES: [ModelChoice; 3] = [
+        ModelChoice::Gbdt,
+        ModelChoice::Logistic,
+        ModelChoice::SeedRf,
+    ];
+
     /// Every choice, by name.
     pub const ALL: [ModelChoice; 3] = [
         ModelChoice::Gbdt,
@@ -39,13 +50,15 @@ impl ModelChoice {
             ModelChoice::Gbdt => "gbdt",
             ModelChoice::Logistic => "logistic",
             ModelChoice::SeedRf => "seed-rf",
+            ModelChoice::Auto => "auto",
         }
     }
 
     /// The feature columns this model uses by default.
+    /// (`auto`: the GBDT set; each candidate then uses its own.)
     pub fn default_features(self) -> Vec<String> {
         match self {
-            ModelChoice::Gbdt => FeatureSpec::default().features,
+            ModelChoice::Gbdt | ModelChoice::Auto => FeatureSpec::default().features,
             ModelChoice::Logistic => FeatureSpec::default()
                 .features
                 .into_iter()
@@ -72,8 +85,9 @@ impl FromStr for ModelChoice {
             "gbdt" | "lightgbm" | "lgbm" => Ok(ModelChoice::Gbdt),
             "logistic" | "lr" => Ok(ModelChoice::Logistic),
             "seed-rf" | "seed_rf" | "rf" => Ok(ModelChoice::SeedRf),
+            "auto" => Ok(ModelChoice::Auto),
             _ => Err(IntentError::config(format!(
-                "unknown model {s:?} (expected gbdt, logistic or seed-rf)"
+                "unknown model {s:?} (expected gbdt, logistic, seed-rf or auto)"
             ))),
         }
     }
@@ -393,7 +407,7 @@ impl TrainConfig {
         if self.threads == 0 {
             return Err(IntentError::config("threads must be at least 1"));
         }
-        if self.search_trials > 0 && self.model != ModelChoice::Gbdt {
+        if self.search_trials > 0 && !matches!(self.model, ModelChoice::Gbdt | ModelChoice::Auto) {
             return Err(IntentError::config(format!(
                 "--search-trials applies to the gbdt model only, not {}",
                 self.model
@@ -409,5 +423,20 @@ impl TrainConfig {
             ));
         }
         self.feature_spec().map(|_| ())
+    }
+
+    /// The configuration of one `auto` candidate: this one with `model` set (seed-rf keeps its
+    /// built-in 1:1 undersampling, so a class-weight setting does not apply to it) and, unless
+    /// the user chose columns, the candidate's own default features.
+    pub fn candidate(&self, model: ModelChoice) -> TrainConfig {
+        let mut c = self.clone();
+        c.model = model;
+        if model == ModelChoice::SeedRf && c.imbalance == ImbalanceChoice::Weights {
+            c.imbalance = ImbalanceChoice::None;
+        }
+        if model != ModelChoice::Gbdt {
+            c.search_trials = 0;
+        }
+        c
     }
 }

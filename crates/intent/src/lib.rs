@@ -47,7 +47,10 @@ pub use report::{build_report, EvalSummary, Metrics};
 pub use score::{
     evaluate, score_all, score_rows, score_rows_timed, EvalOutcome, EvalRows, ScoreTimes, Scored,
 };
-pub use train::{fit, search_space, train, TrainOutcome, TrainSummary};
+pub use train::{
+    choose_auto, fit, search_space, train, AutoCandidate, AutoChoice, TrainOutcome, TrainSummary,
+    AUTO_RULE,
+};
 
 pub use shopsense_eval::Report;
 /// Re-exported so that callers (the CLI) name protocols, calibration and search metrics

@@ -52,6 +52,57 @@ pub struct TrainSummary {
     pub rounds: Option<usize>,
     /// Seconds per step.
     pub seconds: BTreeMap<String, f64>,
+    /// With `--model auto`: the choice and every candidate's validation metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto: Option<AutoChoice>,
+}
+
+/// One candidate of `--model auto`, measured on the validation part only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoCandidate {
+    /// The family.
+    pub model: ModelChoice,
+    /// Its feature columns.
+    pub n_features: usize,
+    /// Metrics of its (calibrated) validation predictions at its own threshold.
+    pub validation: Metrics,
+    /// Wall seconds of its data preparation (when it needed its own) and fit up to the
+    /// validation metrics.
+    #[serde(default)]
+    pub seconds: f64,
+}
+
+/// What `--model auto` chose and why (stored in the summary and the bundle's params).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoChoice {
+    /// The family kept.
+    pub chosen: ModelChoice,
+    /// The rule: `max validation PR-AUC, ties by validation ROC-AUC, then candidate order`.
+    pub rule: String,
+    /// Every candidate, in [`ModelChoice::CANDIDATES`] order.
+    pub candidates: Vec<AutoCandidate>,
+}
+
+/// The rule of [`choose_auto`], as recorded.
+pub const AUTO_RULE: &str =
+    "max validation PR-AUC, ties by validation ROC-AUC, then candidate order (gbdt, logistic, seed-rf)";
+
+/// Index of the candidate `auto` keeps: the largest validation PR-AUC, ties broken by the
+/// validation ROC-AUC, then by the earlier candidate. A missing metric ranks lowest. `None`
+/// for no candidates.
+pub fn choose_auto(candidates: &[AutoCandidate]) -> Option<usize> {
+    let key = |c: &AutoCandidate| {
+        let f = |v: Option<f64>| v.filter(|x| !x.is_nan()).unwrap_or(f64::NEG_INFINITY);
+        (f(c.validation.pr_auc), f(c.validation.roc_auc))
+    };
+    let mut best: Option<usize> = None;
+    for (i, c) in candidates.iter().enumerate() {
+        match best {
+            Some(b) if key(c) <= key(&candidates[b]) => {}
+            _ => best = Some(i),
+        }
+    }
+    best
 }
 
 /// Everything a training run produces.
@@ -208,12 +259,20 @@ fn fit_model(
             progress.done();
             Ok((AnyModel::SeedRf(m?), serde_json::to_value(&p)?, None))
         }
+        ModelChoice::Auto => Err(IntentError::config(
+            "--model auto trains one candidate family at a time",
+        )),
     }
 }
 
 /// Fits the model on prepared data: search (GBDT, optional), final fit with early stopping
 /// on validation, calibration and threshold on validation predictions, evaluation on the
 /// test rows, bundle. The matrices are moved into the model's datasets, not copied.
+///
+/// With [`ModelChoice::Auto`], every candidate family goes through the steps up to the
+/// validation metrics (`prep` serves the candidates whose feature definition it matches;
+/// the others prepare their own), the one [`choose_auto`] picks is evaluated on the test
+/// part and bundled, and the others never see the test rows.
 pub fn fit(
     t: &EventTable,
     sessions: &Sessions,
@@ -221,6 +280,85 @@ pub fn fit(
     prep: Prepared,
     progress: &dyn Progress,
 ) -> Result<TrainOutcome> {
+    cfg.validate()?;
+    if cfg.model != ModelChoice::Auto {
+        let v = fit_validate(t, sessions, cfg, prep, progress)?;
+        return finish(t, sessions, cfg, v, None, progress);
+    }
+    let mut prep = Some(prep);
+    let mut done = Vec::with_capacity(ModelChoice::CANDIDATES.len());
+    for m in ModelChoice::CANDIDATES {
+        let clock = Instant::now();
+        let c = cfg.candidate(m);
+        let spec = c.feature_spec()?;
+        let p = match prep.take() {
+            Some(p) if p.spec == spec => p,
+            other => {
+                prep = other;
+                prepare(t, sessions, &spec, progress)?
+            }
+        };
+        let v = fit_validate(t, sessions, &c, p, progress)?;
+        done.push((c, v, clock.elapsed().as_secs_f64()));
+    }
+    drop(prep);
+    let candidates: Vec<AutoCandidate> = done
+        .iter()
+        .map(|(c, v, secs)| AutoCandidate {
+            model: c.model,
+            n_features: v.spec.features.len(),
+            validation: v.validation.clone(),
+            seconds: *secs,
+        })
+        .collect();
+    let best = choose_auto(&candidates)
+        .ok_or_else(|| IntentError::config("--model auto: no candidate model"))?;
+    let auto = AutoChoice {
+        chosen: candidates[best].model,
+        rule: AUTO_RULE.into(),
+        candidates,
+    };
+    tracing::info!(chosen = %auto.chosen, "--model auto");
+    let (c, mut v, _) = done.swap_remove(best);
+    let all: f64 = auto.candidates.iter().map(|c| c.seconds).sum();
+    v.seconds.insert("auto_candidates".into(), all);
+    drop(done);
+    finish(t, sessions, &c, v, Some(auto), progress)
+}
+
+/// A model fitted, calibrated and thresholded on validation; the test part untouched.
+struct Validated {
+    seconds: BTreeMap<String, f64>,
+    search_info: Option<SearchInfo>,
+    params: GbdtParams,
+    spec: shopsense_features::FeatureSpec,
+    prefixes: Vec<shopsense_features::Prefix>,
+    parts: shopsense_features::Split,
+    encoders: shopsense_features::Encoders,
+    test: shopsense_features::FeatureMatrix,
+    train_rows: usize,
+    train_positives: usize,
+    valid_rows: usize,
+    valid_positives: usize,
+    fingerprint: String,
+    model: AnyModel,
+    model_params: serde_json::Value,
+    train_log: Option<TrainLog>,
+    calibrator: Calibrator,
+    choice: ThresholdChoice,
+    validation: Metrics,
+    drift_reference: serde_json::Value,
+    valid_probs: Vec<f64>,
+}
+
+/// The steps of [`fit`] that use training and validation rows only.
+fn fit_validate(
+    t: &EventTable,
+    sessions: &Sessions,
+    cfg: &TrainConfig,
+    prep: Prepared,
+    progress: &dyn Progress,
+) -> Result<Validated> {
     cfg.validate()?;
     let mut seconds = BTreeMap::new();
     let mut clock = Instant::now();
@@ -332,13 +470,74 @@ pub fn fit(
         10,
     );
     progress.done();
+    drop(valid_ds);
+    drop(train_ds);
+    Ok(Validated {
+        seconds,
+        search_info,
+        params,
+        spec,
+        prefixes,
+        parts,
+        encoders,
+        test,
+        train_rows,
+        train_positives,
+        valid_rows,
+        valid_positives,
+        fingerprint,
+        model,
+        model_params,
+        train_log,
+        calibrator,
+        choice,
+        validation,
+        drift_reference,
+        valid_probs,
+    })
+}
 
+/// The rest of [`fit`]: optional refit, the test part, the bundle.
+fn finish(
+    t: &EventTable,
+    sessions: &Sessions,
+    cfg: &TrainConfig,
+    v: Validated,
+    auto: Option<AutoChoice>,
+    progress: &dyn Progress,
+) -> Result<TrainOutcome> {
+    let Validated {
+        mut seconds,
+        search_info,
+        params,
+        spec,
+        prefixes,
+        parts,
+        encoders,
+        test,
+        train_rows,
+        train_positives,
+        valid_rows,
+        valid_positives,
+        fingerprint,
+        model,
+        model_params,
+        train_log,
+        calibrator,
+        choice,
+        validation,
+        drift_reference,
+        valid_probs,
+    } = v;
+    let mut clock = Instant::now();
+    let mut lap = |name: &str, seconds: &mut BTreeMap<String, f64>| {
+        seconds.insert(name.to_string(), clock.elapsed().as_secs_f64());
+        clock = Instant::now();
+    };
     // Optional refit on training + validation rows: same rounds per row, same calibration
     // and threshold, encoders of the longer window.
     let mut refit_rounds = None;
-    drop(valid_ds);
     let (model, model_params, encoders, test, fingerprint) = if cfg.refit {
-        drop(train_ds);
         drop(test);
         progress.step("refit data");
         let (enc, both, test_m) = refit_data(t, sessions, &spec, &prefixes, &parts)?;
@@ -443,6 +642,7 @@ pub fn fit(
         train_log: train_log.clone(),
         refit: cfg.refit,
         refit_rounds,
+        auto: auto.clone(),
     })?;
     let bundle = bundle.with_probe(test_x, PROBE_ROWS)?;
     lap("bundle", &mut seconds);
@@ -458,6 +658,7 @@ pub fn fit(
         search: search_info,
         rounds: train_log.as_ref().map(|l| l.best_iteration),
         seconds,
+        auto,
     };
     Ok(TrainOutcome {
         bundle,

@@ -380,3 +380,112 @@ fn bad_bundles_and_settings_are_refused_clearly() {
     let e = msg(shopsense_intent::train(&tiny, &ts, &quick("full", "gbdt"), &Silent).unwrap_err());
     assert!(e.contains("both outcomes") || e.contains("empty"), "{e}");
 }
+
+/// `--model auto` chooses on validation only: every candidate's recorded validation metrics
+/// equal those of that family trained alone, the choice is the argmax of the recorded
+/// validation PR-AUC (ties: ROC-AUC), the test part and the bundle are exactly the chosen
+/// family's alone run, and the bundle round-trips bit for bit.
+#[test]
+fn auto_chooses_on_validation_only_and_round_trips() {
+    let (t, s) = rees46();
+    let dir = tempfile::tempdir().unwrap();
+    for protocol in ["full", "early-3"] {
+        let cfg = TrainConfig {
+            bootstrap_resamples: 0,
+            ..quick(protocol, "auto")
+        };
+        let out = train(&t, &s, &cfg);
+        let auto = out.summary.auto.clone().expect("auto choice recorded");
+        let names: Vec<ModelChoice> = auto.candidates.iter().map(|c| c.model).collect();
+        assert_eq!(names, ModelChoice::CANDIDATES.to_vec());
+        // The argmax of the recorded validation metrics, computed here independently.
+        let key = |c: &shopsense_intent::AutoCandidate| {
+            (c.validation.pr_auc.unwrap(), c.validation.roc_auc.unwrap())
+        };
+        let mut best = &auto.candidates[0];
+        for c in &auto.candidates[1..] {
+            if key(c) > key(best) {
+                best = c;
+            }
+        }
+        assert_eq!(auto.chosen, best.model, "{protocol}: {auto:?}");
+        assert_eq!(out.summary.model, auto.chosen);
+        assert_eq!(out.summary.validation, best.validation);
+        // Each candidate's validation numbers are those of the family trained alone, and the
+        // chosen run is the alone run to the bit: nothing of the test part went into it.
+        for c in &auto.candidates {
+            let alone = train(&t, &s, &cfg.candidate(c.model));
+            assert_eq!(
+                alone.summary.validation, c.validation,
+                "{protocol} {}",
+                c.model
+            );
+            assert_eq!(alone.summary.n_features, c.n_features);
+            assert!(c.seconds > 0.0);
+            if c.model == auto.chosen {
+                assert_eq!(bits(&alone.test_probs), bits(&out.test_probs));
+                assert_eq!(alone.summary.model_version, out.summary.model_version);
+                assert_eq!(alone.summary.test.metrics, out.summary.test.metrics);
+            }
+        }
+        // The bundle records the choice and reproduces the saved predictions.
+        let path = dir.path().join(format!("auto-{protocol}.bundle"));
+        out.bundle.save(&path).unwrap();
+        let m = IntentModel::load(&path).unwrap();
+        assert_eq!(m.params.model, auto.chosen);
+        assert_eq!(m.params.auto.as_ref(), Some(&auto));
+        assert_eq!(m.version(), out.summary.model_version);
+        let ev = evaluate(&m, &t, &s, EvalRows::Test, 0, &Silent).unwrap();
+        assert_eq!(bits(&ev.probs), bits(&out.test_probs), "{protocol}");
+    }
+}
+
+#[test]
+fn auto_choice_rule_breaks_ties_by_roc_auc_then_order() {
+    use shopsense_intent::{choose_auto, AutoCandidate, Metrics};
+    let (t, s) = rees46();
+    let base = train(
+        &t,
+        &s,
+        &TrainConfig {
+            bootstrap_resamples: 0,
+            ..quick("full", "logistic")
+        },
+    )
+    .summary
+    .validation;
+    let cand = |model, pr: Option<f64>, roc: Option<f64>| AutoCandidate {
+        model,
+        n_features: 1,
+        seconds: 1.0,
+        validation: Metrics {
+            pr_auc: pr,
+            roc_auc: roc,
+            ..base.clone()
+        },
+    };
+    let (g, l, r) = (
+        ModelChoice::Gbdt,
+        ModelChoice::Logistic,
+        ModelChoice::SeedRf,
+    );
+    let c = [
+        cand(g, Some(0.2), Some(0.7)),
+        cand(l, Some(0.3), Some(0.6)),
+        cand(r, Some(0.25), Some(0.9)),
+    ];
+    assert_eq!(choose_auto(&c), Some(1));
+    let c = [
+        cand(g, Some(0.3), Some(0.7)),
+        cand(l, Some(0.3), Some(0.8)),
+        cand(r, Some(0.3), Some(0.8)),
+    ];
+    assert_eq!(choose_auto(&c), Some(1));
+    let c = [
+        cand(g, None, None),
+        cand(l, Some(0.01), None),
+        cand(r, Some(f64::NAN), Some(0.9)),
+    ];
+    assert_eq!(choose_auto(&c), Some(1));
+    assert_eq!(choose_auto(&[]), None);
+}

@@ -109,8 +109,9 @@ pub struct IntentFeatureArgs {
     /// events; early-3 by default for `early`), at-cart (at the first add-to-cart).
     #[arg(long, default_value = "full", value_parser = parse_protocol)]
     pub protocol: shopsense_intent::Protocol,
-    /// Model family: gbdt (LightGBM), logistic, seed-rf (the reference baseline).
-    #[arg(long, default_value = "gbdt", value_parser = ["gbdt", "logistic", "seed-rf"])]
+    /// Model family: auto (train gbdt, logistic and seed-rf, keep the best validation
+    /// PR-AUC, ties by ROC-AUC), gbdt (LightGBM), logistic, seed-rf (the reference baseline).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gbdt", "logistic", "seed-rf"])]
     pub model: String,
     /// Feature columns, comma-separated (default: the model's own set; see the features
     /// crate's README for every name).

@@ -843,6 +843,27 @@ fn train_intent(a: TrainIntentArgs, quiet: bool) -> Result<()> {
         sp_.test_positives,
         format_ms(sp_.test_start_ms)
     )?;
+    if let Some(au) = &s.auto {
+        let c: Vec<String> = au
+            .candidates
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}/{} ({:.1} s)",
+                    c.model,
+                    fmt_opt(c.validation.pr_auc),
+                    fmt_opt(c.validation.roc_auc),
+                    c.seconds
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "auto        chose {} by validation PR-AUC/ROC-AUC: {}",
+            au.chosen,
+            c.join(", ")
+        )?;
+    }
     if let Some(se) = &s.search {
         writeln!(
             out,

@@ -298,7 +298,8 @@ fn resume_through_the_cli_gives_the_uninterrupted_bundle() {
     first
         .args(["train", "intent"])
         .arg(rees46())
-        .args(["--gbdt-params", params, "--stop-after-chunks", "1"])
+        .args(["--model", "gbdt", "--gbdt-params", params])
+        .args(["--stop-after-chunks", "1"])
         .arg("--checkpoint-dir")
         .arg(&ck)
         .arg("--out")
@@ -309,7 +310,7 @@ fn resume_through_the_cli_gives_the_uninterrupted_bundle() {
     ok(bin()
         .args(["train", "intent"])
         .arg(rees46())
-        .args(["--gbdt-params", params, "--resume"])
+        .args(["--model", "gbdt", "--gbdt-params", params, "--resume"])
         .arg("--checkpoint-dir")
         .arg(&ck)
         .arg("--out")
@@ -455,4 +456,50 @@ fn bad_input_gives_clear_errors_never_a_panic() {
             .args(["--from", "2030-01-01"]),
         "no events",
     );
+}
+
+#[test]
+fn auto_is_the_default_and_eval_reproduces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("auto.bundle");
+    // No --model: auto.
+    let t = ok_json(
+        bin()
+            .args(["train", "intent"])
+            .arg(rees46())
+            .args(["--protocol", "early-3", "--json", "--bootstrap", "0"])
+            .arg("--out")
+            .arg(&bundle),
+    );
+    let auto = &t["auto"];
+    let cands = auto["candidates"].as_array().expect("candidates");
+    let names: Vec<&str> = cands.iter().map(|c| c["model"].as_str().unwrap()).collect();
+    assert_eq!(names, ["gbdt", "logistic", "seed-rf"]);
+    // The chosen family is the argmax of the recorded validation (PR-AUC, ROC-AUC).
+    let key = |c: &serde_json::Value| {
+        (
+            c["validation"]["pr_auc"].as_f64().unwrap(),
+            c["validation"]["roc_auc"].as_f64().unwrap(),
+        )
+    };
+    let best = cands
+        .iter()
+        .fold(&cands[0], |b, c| if key(c) > key(b) { c } else { b });
+    assert_eq!(auto["chosen"], best["model"]);
+    assert_eq!(t["model"], auto["chosen"]);
+    assert_eq!(t["validation"], best["validation"]);
+    // The bundle records the choice; eval on its test part reproduces training's metrics.
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    assert_eq!(saved["params"]["auto"], *auto);
+    assert_eq!(saved["params"]["model"], auto["chosen"]);
+    let e = ok_json(
+        bin()
+            .arg("eval")
+            .arg(rees46())
+            .arg("--bundle")
+            .arg(&bundle)
+            .args(["--json", "--bootstrap", "0"]),
+    );
+    assert_eq!(e["metrics"], t["test"]["metrics"]);
 }
