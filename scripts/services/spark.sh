@@ -7,7 +7,9 @@
 # SHOPSENSE_SPARK_MASTER=local[2] skips the standalone cluster and runs the Connect server in
 # Spark local mode (the benchmark's "Spark local mode"). Memory: SHOPSENSE_SPARK_WORKER_MEMORY
 # (per worker, default 1400m), SHOPSENSE_SPARK_EXECUTOR_MEMORY (default 1g) and
-# SHOPSENSE_SPARK_DRIVER_MEMORY (default 1g); the benchmark raises them.
+# SHOPSENSE_SPARK_DRIVER_MEMORY (default 1g); the benchmark raises them. The session table comes
+# back through the driver (Spark Connect collect), so spark.driver.maxResultSize is unlimited
+# by default (SHOPSENSE_SPARK_MAX_RESULT_SIZE) and the driver's memory is the bound.
 #
 # Spark comes from PyPI: pyspark 4.x ships a full Spark home (jars incl. spark-connect) that
 # runs on the installed Java 17; pyspark 3.5 lacks the Connect server jar.
@@ -58,6 +60,7 @@ _spark_main() {
     --conf spark.sql.shuffle.partitions="${SHOPSENSE_SPARK_SHUFFLE_PARTITIONS:-8}" \
     --conf spark.sql.session.timeZone=UTC \
     --conf spark.task.maxFailures=4 \
+    --conf spark.driver.maxResultSize="${SHOPSENSE_SPARK_MAX_RESULT_SIZE:-0}" \
     spark-internal >"$run/connect.log" 2>&1 &
   SERVICE_PIDS+=($!)
   local ok=
