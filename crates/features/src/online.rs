@@ -7,6 +7,25 @@ use crate::history::UserHistory;
 use crate::spec::FeatureSpec;
 use crate::{FeatureError, Result};
 use shopsense_events::{Event, EventTable};
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Borrowed or shared (`Arc`) settings of an [`OnlineSession`].
+#[derive(Debug, Clone)]
+enum Shared<'a, T> {
+    Borrowed(&'a T),
+    Owned(Arc<T>),
+}
+
+impl<T> Deref for Shared<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            Shared::Borrowed(t) => t,
+            Shared::Owned(t) => t,
+        }
+    }
+}
 
 /// A live session: events arrive one at a time, features can be asked for at any point.
 ///
@@ -15,8 +34,8 @@ use shopsense_events::{Event, EventTable};
 /// as [`shopsense_sessions::Sessions`] orders a session offline. Live sessions are never
 /// training rows, so they use the whole-window encoders.
 pub struct OnlineSession<'a> {
-    encoders: &'a Encoders,
-    spec: &'a FeatureSpec,
+    encoders: Shared<'a, Encoders>,
+    spec: Shared<'a, FeatureSpec>,
     cols: Vec<usize>,
     history: UserHistory,
     table: EventTable,
@@ -34,12 +53,21 @@ impl<'a> OnlineSession<'a> {
         spec: &'a FeatureSpec,
         history: UserHistory,
     ) -> Result<Self> {
+        Self::from_parts(Shared::Borrowed(encoders), Shared::Borrowed(spec), history)
+    }
+
+    fn from_parts(
+        encoders: Shared<'a, Encoders>,
+        spec: Shared<'a, FeatureSpec>,
+        history: UserHistory,
+    ) -> Result<Self> {
         spec.validate()?;
-        encoders.check_spec(spec)?;
+        encoders.check_spec(&spec)?;
+        let cols = spec.columns()?;
         Ok(OnlineSession {
             encoders,
             spec,
-            cols: spec.columns()?,
+            cols,
             history,
             table: EventTable::new(),
             order: Vec::new(),
@@ -59,8 +87,8 @@ impl<'a> OnlineSession<'a> {
             .order
             .partition_point(|&r| time[r as usize] <= ev.time_ms);
         self.order.insert(at, row);
-        self.priors.extend(&self.table, self.encoders);
-        self.buckets.extend(&self.table, self.spec);
+        self.priors.extend(&self.table, &self.encoders);
+        self.buckets.extend(&self.table, &self.spec);
     }
 
     /// Events so far.
@@ -114,6 +142,19 @@ impl<'a> OnlineSession<'a> {
         // The length matches by construction.
         let _ = self.features_into(&mut out);
         out
+    }
+}
+
+impl OnlineSession<'static> {
+    /// A new, empty session that shares its settings (`Arc`) instead of borrowing them, so
+    /// that it can be kept across calls (the stream keeps one per live session and pushes
+    /// each new event, instead of recomputing the prefix from all its events).
+    pub fn shared(
+        encoders: Arc<Encoders>,
+        spec: Arc<FeatureSpec>,
+        history: UserHistory,
+    ) -> Result<Self> {
+        Self::from_parts(Shared::Owned(encoders), Shared::Owned(spec), history)
     }
 }
 

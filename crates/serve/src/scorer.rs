@@ -9,9 +9,10 @@
 use crate::error::ServeError;
 use serde_json::Value;
 use shopsense_events::Event;
-use shopsense_features::{features_for_events, Encoders, FeatureSpec, UserHistory};
+use shopsense_features::{features_for_events, Encoders, FeatureSpec, OnlineSession, UserHistory};
 use shopsense_models::{Bundle, LoadedBundle, MatrixRef};
 use std::path::Path;
+use std::sync::Arc;
 
 /// The score of one session.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,6 +35,14 @@ pub trait Scorer: Send + Sync {
     fn features(&self, events: &[Event], history: &UserHistory) -> Result<Vec<f32>, String>;
     /// The score of feature rows.
     fn score_features(&self, x: &[f32]) -> Result<Score, String>;
+    /// An empty incremental feature state for a new live session of a user with `history`:
+    /// pushing a session's events into it one by one gives the same vector as
+    /// [`Scorer::features`] of all of them (the stream keeps one per session). `None` when
+    /// the scorer has no such state; callers then use [`Scorer::features`].
+    fn live_session(&self, history: &UserHistory) -> Option<OnlineSession<'static>> {
+        let _ = history;
+        None
+    }
     /// Features then score.
     fn score(&self, events: &[Event], history: &UserHistory) -> Result<Score, String> {
         let x = self.features(events, history)?;
@@ -44,8 +53,8 @@ pub trait Scorer: Send + Sync {
 /// A [`Scorer`] from a saved bundle.
 pub struct BundleScorer {
     loaded: LoadedBundle,
-    spec: FeatureSpec,
-    encoders: Encoders,
+    spec: Arc<FeatureSpec>,
+    encoders: Arc<Encoders>,
     version: String,
 }
 
@@ -95,8 +104,8 @@ impl BundleScorer {
             .map_err(|e| ServeError::Model(e.to_string()))?;
         Ok(BundleScorer {
             loaded,
-            spec,
-            encoders,
+            spec: Arc::new(spec),
+            encoders: Arc::new(encoders),
             version,
         })
     }
@@ -135,6 +144,10 @@ impl Scorer for BundleScorer {
 
     fn features(&self, events: &[Event], history: &UserHistory) -> Result<Vec<f32>, String> {
         features_for_events(events, &self.encoders, &self.spec, history).map_err(|e| e.to_string())
+    }
+
+    fn live_session(&self, history: &UserHistory) -> Option<OnlineSession<'static>> {
+        OnlineSession::shared(self.encoders.clone(), self.spec.clone(), *history).ok()
     }
 
     fn score_features(&self, x: &[f32]) -> Result<Score, String> {

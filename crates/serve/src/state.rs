@@ -158,6 +158,18 @@ impl SessionStore {
 
     /// Appends events of one session and returns a copy of the session afterwards.
     pub fn append(&self, session_id: &str, events: Vec<Event>, now_ms: i64) -> LiveSession {
+        self.append_with(session_id, events, now_ms, LiveSession::clone)
+    }
+
+    /// Appends events of one session and calls `f` on the session afterwards (under the
+    /// store's lock, without copying its events).
+    pub fn append_with<R>(
+        &self,
+        session_id: &str,
+        events: Vec<Event>,
+        now_ms: i64,
+        f: impl FnOnce(&LiveSession) -> R,
+    ) -> R {
         let mut g = self.lock();
         let inner = &mut *g;
         if !inner.sessions.contains_key(session_id)
@@ -214,7 +226,7 @@ impl SessionStore {
             s.events.drain(..extra);
         }
         s.touched_ms = now_ms;
-        s.clone()
+        f(s)
     }
 
     /// The session, if live.

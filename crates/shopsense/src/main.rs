@@ -11,11 +11,14 @@ mod cmd_stream;
 mod commands;
 mod progress;
 
-/// jemalloc as the global allocator, with transparent huge pages on (`thp:always`).
+/// jemalloc as the global allocator (fewer page faults and less fragmentation than glibc's
+/// malloc on multi-hundred-megabyte columns).
 ///
-/// A big ingest probes multi-million-entry dictionaries and writes columns of hundreds of
-/// megabytes; with the default 4 KiB pages most of those accesses also missed the TLB. The
-/// machine's THP mode is usually `madvise`, which glibc's malloc never asks for.
+/// Transparent huge pages are left to the kernel's policy. Forcing them (`thp:always`) was
+/// measured both ways: −20 % user time on one machine (2026-12-05 morning), but on a kernel
+/// 6.18 machine of the same kind +0.3 s user and +1–2 s system time per 10M-event
+/// `sessionize` (huge-page zeroing at fault time), 25–30 % slower `stats` (BENCHMARKS.md).
+/// `_RJEM_MALLOC_CONF=thp:always` turns it back on for one run.
 #[cfg(all(unix, not(target_env = "msvc")))]
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -29,7 +32,7 @@ struct MallocConf(*const std::ffi::c_char);
 unsafe impl Sync for MallocConf {}
 #[cfg(all(unix, not(target_env = "msvc")))]
 #[export_name = "_rjem_malloc_conf"]
-static MALLOC_CONF: MallocConf = MallocConf(c"thp:always,metadata_thp:auto".as_ptr());
+static MALLOC_CONF: MallocConf = MallocConf(c"metadata_thp:auto".as_ptr());
 
 fn main() -> std::process::ExitCode {
     use clap::Parser;

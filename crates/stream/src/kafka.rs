@@ -252,13 +252,19 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
     let mut last_publish = Instant::now();
     let mut last_lag = Instant::now() - Duration::from_secs(10);
     let mut rewound: std::collections::BTreeSet<i32> = Default::default();
+    // A message of a partition not yet rewound is not applied (see `Some(Ok(m))` below);
+    // while one was dropped that way, every poll retries the rewind.
+    let mut rewind_pending = true;
     loop {
-        // Before every poll, not on a timer: a message of a newly assigned partition must not
-        // be applied before its rewind, or the records the broker skipped would later count as
-        // duplicates. (One small list copy per poll; a rebalance callback would avoid it.)
-        rewind_new_partitions(&consumer, &cfg.topic, &proc_, &mut rewound);
+        // `assignment()` is a round trip to librdkafka's main thread: done while a rewind is
+        // pending, not before every poll (it was most of the consumer's time).
+        if rewind_pending {
+            rewind_new_partitions(&consumer, &cfg.topic, &proc_, &mut rewound);
+            rewind_pending = false;
+        }
         match consumer.poll(Duration::from_millis(50)) {
             None => {
+                rewind_pending = true;
                 if let Some(idle) = cfg.idle_exit {
                     // Idle counts only once partitions are assigned: a consumer restarted after
                     // a kill -9 waits for the group to drop the dead member first.
@@ -278,6 +284,18 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
                 tracing::warn!("consume error: {e}");
             }
             Some(Ok(m)) => {
+                let p = m.partition();
+                if !rewound.contains(&p) {
+                    // First message of a newly assigned partition: rewind it before applying
+                    // anything from it, or the records the broker skipped would later count
+                    // as duplicates. A seek drops what was fetched, so after one this message
+                    // is not applied now: it comes again from the rewound position.
+                    rewind_new_partitions(&consumer, &cfg.topic, &proc_, &mut rewound);
+                    if rewound.contains(&p) && proc_.applied().contains_key(&p) {
+                        continue;
+                    }
+                    rewind_pending = !rewound.contains(&p);
+                }
                 let now = now_ms();
                 let source_ms = match m.timestamp() {
                     Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => t,

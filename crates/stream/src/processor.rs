@@ -9,6 +9,7 @@ use crate::online::{OnlineLogit, Rolling};
 use crate::StreamError;
 use serde::{Deserialize, Serialize};
 use shopsense_events::{Event, EventKind};
+use shopsense_features::OnlineSession;
 use shopsense_serve::wire::EventIn;
 use shopsense_serve::{Scorer, SessionStore, StateLimits};
 use std::collections::{BTreeMap, HashMap};
@@ -133,6 +134,57 @@ struct Saved {
     items: HashMap<String, u64>,
 }
 
+/// The incremental features of one live session (not checkpointed: rebuilt from the
+/// session's events when missing or out of step with the session store).
+struct LiveFeatures {
+    state: OnlineSession<'static>,
+    /// Events pushed into `state`: the session store's first `n` events of the session.
+    n: usize,
+    /// Event time of the latest push (for eviction).
+    last_ms: i64,
+}
+
+/// The features of `live` after its newest event: pushed into the cached state when that
+/// holds exactly the events before it, otherwise rebuilt from all of them (and cached).
+/// Either way the vector equals `scorer.features(&live.events, &live.history)` bit for bit.
+fn live_features(
+    scorer: &dyn Scorer,
+    cache: &mut HashMap<String, LiveFeatures>,
+    key: &str,
+    live: &shopsense_serve::LiveSession,
+    time_ms: i64,
+) -> Result<Vec<f32>, String> {
+    let n = live.events.len();
+    if let (Some(st), Some(ev)) = (cache.get_mut(key), live.events.last()) {
+        // A session the store re-created (eviction) or trimmed (event cap) is out of step:
+        // its length is not one more than what was pushed.
+        if st.n + 1 == n {
+            st.state.push(ev);
+            st.n = n;
+            st.last_ms = time_ms;
+            return Ok(st.state.features());
+        }
+    }
+    match scorer.live_session(&live.history) {
+        Some(mut state) => {
+            for e in &live.events {
+                state.push(e);
+            }
+            let x = state.features();
+            cache.insert(
+                key.to_string(),
+                LiveFeatures {
+                    state,
+                    n,
+                    last_ms: time_ms,
+                },
+            );
+            Ok(x)
+        }
+        None => scorer.features(&live.events, &live.history),
+    }
+}
+
 /// Streaming state and scoring.
 pub struct Processor {
     scorer: Arc<dyn Scorer>,
@@ -148,6 +200,7 @@ pub struct Processor {
     eval_batch: Rolling,
     counts: Counts,
     items: HashMap<String, u64>,
+    live: HashMap<String, LiveFeatures>,
 }
 
 fn limits(cfg: &ProcessorConfig) -> StateLimits {
@@ -177,6 +230,7 @@ impl Processor {
             eval_batch: Rolling::new(cfg.eval_window),
             counts: Counts::default(),
             items: HashMap::new(),
+            live: HashMap::new(),
         }
     }
 
@@ -264,11 +318,14 @@ impl Processor {
             .or_default() += 1;
         self.counts.events += 1;
         // A session that converted earlier and shows activity again starts a new outcome.
-        let live = self.store.append(&key, vec![ev], time_ms);
-        let scored = self
-            .scorer
-            .features(&live.events, &live.history)
-            .and_then(|x| Ok((self.scorer.score_features(&x)?, x)));
+        let (scorer, cache) = (&*self.scorer, &mut self.live);
+        let (x, user_id) = self.store.append_with(&key, vec![ev], time_ms, |live| {
+            (
+                live_features(scorer, cache, &key, live, time_ms),
+                live.user_id.clone(),
+            )
+        });
+        let scored = x.and_then(|x| Ok((self.scorer.score_features(&x)?, x)));
         let (score, x) = match scored {
             Ok(v) => v,
             Err(e) => {
@@ -303,7 +360,7 @@ impl Processor {
         }
         Outcome::Scored(Box::new(ScoreOut {
             session_id: key,
-            user_id: live.user_id,
+            user_id,
             score: score.score,
             decision: score.decision,
             model_version: self.scorer.version().to_string(),
@@ -341,6 +398,7 @@ impl Processor {
             }
         }
         self.store.evict_expired(self.watermark_ms);
+        self.live.retain(|_, s| s.last_ms >= cutoff);
     }
 
     /// Writes the state into `dir` as a new generation, then points `dir/CURRENT` at it.
@@ -420,6 +478,7 @@ impl Processor {
         self.eval_batch = saved.eval_batch;
         self.counts = saved.counts;
         self.items = saved.items;
+        self.live.clear();
         Ok(Some(generation))
     }
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Streaming throughput: replay an events file into a local Tansu broker as fast as possible,
+# then consume + score it with `shopsense stream` and report events/s.
+#   bench/stream.sh [EVENTS_FILE=data/taobao/UserBehavior_head.csv] [MODEL=logistic|gbdt] [LIMIT]
+# Trains the intent bundle on the same file's format sample (cached in bench-data/), starts
+# Tansu (scripts/services/kafka.sh), replays into a fresh topic and prints the stream report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+FILE="${1:-data/taobao/UserBehavior_head.csv}"; MODEL="${2:-logistic}"; LIMIT="${3:-}"
+mkdir -p bench-data
+cargo build --release --quiet -p shopsense
+B="${CARGO_TARGET_DIR:-target}/release/shopsense"
+SAMPLE=data/taobao/UserBehavior_head.csv
+case "$FILE" in *rees46*|*syn*) SAMPLE=data/rees46/2019-Oct_head.csv ;; esac
+BUNDLE="bench-data/stream-$(basename "$SAMPLE" .csv)-$MODEL.bundle"
+[ -e "$BUNDLE" ] || "$B" train intent "$SAMPLE" --model "$MODEL" --out "$BUNDLE" -q >/dev/null
+SERVICE_PIDS=()
+trap 'for p in "${SERVICE_PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done' EXIT
+. scripts/services/kafka.sh
+T="bench-$$"
+echo "input: $FILE${LIMIT:+ (first $LIMIT)}; model: $MODEL; $(nproc) cores; $(uptime | sed 's/.*load/load/')"
+"$B" replay "$FILE" --topic "$T" --speed max ${LIMIT:+--limit "$LIMIT"} -q
+rm -rf "bench-data/stream-state-$T"
+${PERF:-} /usr/bin/time -o /tmp/stream-time -f 'stream process: %e s wall, %U s user, %S s sys, %M KB peak' \
+  "$B" stream --topic "$T" --out-topic "$T-scores" --dlq-topic "$T-dlq" --group "g-$T" \
+  --bundle "$BUNDLE" --state-dir "bench-data/stream-state-$T" --idle-exit-secs 3 2>&1 | grep -v "^\s*$" | tail -3
+rm -rf "bench-data/stream-state-$T"
+cat /tmp/stream-time
