@@ -103,6 +103,11 @@ fn canonical_number(s: &str) -> Option<u64> {
 /// Entries in each recent-key cache (a power of two).
 const CACHE: usize = 4096;
 
+/// [`Interner::intern`] starts its recent-key cache once the dictionary holds this many ids:
+/// a small table answers as fast without it, and a live session's tiny dictionaries would
+/// otherwise each initialise 64–96 KiB of cache (most of the stream's time, measured).
+const CACHE_MIN_IDS: usize = 256;
+
 #[inline]
 fn num_hash(v: u64) -> u64 {
     // A multiplicative mix (the hash table uses the top bits for tags, the low for buckets).
@@ -433,13 +438,14 @@ impl Interner {
         }
         if let Some(v) = canonical_number(s) {
             let h = num_hash(v);
-            if self.num_cache.is_empty() {
+            if self.num_cache.is_empty() && self.ends.len() >= CACHE_MIN_IDS {
                 self.num_cache = vec![(0, NONE); CACHE];
             }
             let slot = (h as usize) & (CACHE - 1);
-            let (ck, cid) = self.num_cache[slot];
-            if cid != NONE && ck == v {
-                return cid;
+            if let Some(&(ck, cid)) = self.num_cache.get(slot) {
+                if cid != NONE && ck == v {
+                    return cid;
+                }
             }
             let (arena, ends) = (&mut self.arena, &mut self.ends);
             let id = self.nums.find_or_insert(h, v, num_hash, || {
@@ -448,19 +454,22 @@ impl Interner {
                 ends.push(arena.len() as u32);
                 id
             });
-            self.num_cache[slot] = (v, id);
+            if let Some(c) = self.num_cache.get_mut(slot) {
+                *c = (v, id);
+            }
             self.indexed = self.ends.len();
             return id;
         }
         if let Some(v) = canonical_uuid(s) {
             let h = uuid_hash(v);
-            if self.uuid_cache.is_empty() {
+            if self.uuid_cache.is_empty() && self.ends.len() >= CACHE_MIN_IDS {
                 self.uuid_cache = vec![([0, 0], NONE); CACHE];
             }
             let slot = (h as usize) & (CACHE - 1);
-            let (ck, cid) = self.uuid_cache[slot];
-            if cid != NONE && ck == v {
-                return cid;
+            if let Some(&(ck, cid)) = self.uuid_cache.get(slot) {
+                if cid != NONE && ck == v {
+                    return cid;
+                }
             }
             let (arena, ends) = (&mut self.arena, &mut self.ends);
             let id = self.uuids.find_or_insert(h, v, uuid_hash, || {
@@ -469,7 +478,9 @@ impl Interner {
                 ends.push(arena.len() as u32);
                 id
             });
-            self.uuid_cache[slot] = (v, id);
+            if let Some(c) = self.uuid_cache.get_mut(slot) {
+                *c = (v, id);
+            }
             self.indexed = self.ends.len();
             return id;
         }

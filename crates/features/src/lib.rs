@@ -37,7 +37,7 @@ pub use encoders::{
 };
 pub use history::{user_histories, UserHistory};
 pub use matrix::{build_features, FeatureBuilder, FeatureMatrix};
-pub use online::{features_for_events, OnlineSession};
+pub use online::{features_for_events, OnlineSession, SharedFeatures};
 pub use protocol::{prefixes, Prefix, Protocol};
 pub use spec::{feature_index, FeatureInfo, FeatureSpec, OofBy, ALL_FEATURES};
 pub use split::{rolling_origin_folds, rolling_origin_folds_by_time, temporal_split, Fold, Split};

@@ -53,21 +53,12 @@ impl<'a> OnlineSession<'a> {
         spec: &'a FeatureSpec,
         history: UserHistory,
     ) -> Result<Self> {
-        Self::from_parts(Shared::Borrowed(encoders), Shared::Borrowed(spec), history)
-    }
-
-    fn from_parts(
-        encoders: Shared<'a, Encoders>,
-        spec: Shared<'a, FeatureSpec>,
-        history: UserHistory,
-    ) -> Result<Self> {
         spec.validate()?;
-        encoders.check_spec(&spec)?;
-        let cols = spec.columns()?;
+        encoders.check_spec(spec)?;
         Ok(OnlineSession {
-            encoders,
-            spec,
-            cols,
+            encoders: Shared::Borrowed(encoders),
+            spec: Shared::Borrowed(spec),
+            cols: spec.columns()?,
             history,
             table: EventTable::new(),
             order: Vec::new(),
@@ -145,16 +136,43 @@ impl<'a> OnlineSession<'a> {
     }
 }
 
-impl OnlineSession<'static> {
-    /// A new, empty session that shares its settings (`Arc`) instead of borrowing them, so
-    /// that it can be kept across calls (the stream keeps one per live session and pushes
-    /// each new event, instead of recomputing the prefix from all its events).
-    pub fn shared(
-        encoders: Arc<Encoders>,
-        spec: Arc<FeatureSpec>,
-        history: UserHistory,
-    ) -> Result<Self> {
-        Self::from_parts(Shared::Owned(encoders), Shared::Owned(spec), history)
+/// Settings shared by many live sessions, checked once: the whole-window encoders, the
+/// spec and its selected columns. [`SharedFeatures::session`] makes a session that keeps
+/// them by `Arc`, so it can be kept across calls (the stream keeps one per live session and
+/// pushes each new event instead of recomputing the prefix from all its events).
+#[derive(Debug, Clone)]
+pub struct SharedFeatures {
+    encoders: Arc<Encoders>,
+    spec: Arc<FeatureSpec>,
+    cols: Vec<usize>,
+}
+
+impl SharedFeatures {
+    /// Checks the spec and that the encoders were fitted with it.
+    pub fn new(encoders: Arc<Encoders>, spec: Arc<FeatureSpec>) -> Result<Self> {
+        spec.validate()?;
+        encoders.check_spec(&spec)?;
+        let cols = spec.columns()?;
+        Ok(SharedFeatures {
+            encoders,
+            spec,
+            cols,
+        })
+    }
+
+    /// A new, empty session of a user with `history`.
+    pub fn session(&self, history: UserHistory) -> OnlineSession<'static> {
+        OnlineSession {
+            encoders: Shared::Owned(self.encoders.clone()),
+            spec: Shared::Owned(self.spec.clone()),
+            cols: self.cols.clone(),
+            history,
+            table: EventTable::new(),
+            order: Vec::new(),
+            priors: Priors::default(),
+            buckets: Buckets::default(),
+            scratch: Scratch::new(),
+        }
     }
 }
 

@@ -9,7 +9,9 @@
 use crate::error::ServeError;
 use serde_json::Value;
 use shopsense_events::Event;
-use shopsense_features::{features_for_events, Encoders, FeatureSpec, OnlineSession, UserHistory};
+use shopsense_features::{
+    features_for_events, Encoders, FeatureSpec, OnlineSession, SharedFeatures, UserHistory,
+};
 use shopsense_models::{Bundle, LoadedBundle, MatrixRef};
 use std::path::Path;
 use std::sync::Arc;
@@ -53,8 +55,9 @@ pub trait Scorer: Send + Sync {
 /// A [`Scorer`] from a saved bundle.
 pub struct BundleScorer {
     loaded: LoadedBundle,
-    spec: Arc<FeatureSpec>,
-    encoders: Arc<Encoders>,
+    spec: FeatureSpec,
+    encoders: Encoders,
+    live: SharedFeatures,
     version: String,
 }
 
@@ -102,10 +105,13 @@ impl BundleScorer {
         loaded
             .verify_probe()
             .map_err(|e| ServeError::Model(e.to_string()))?;
+        let live = SharedFeatures::new(Arc::new(encoders.clone()), Arc::new(spec.clone()))
+            .map_err(|e| ServeError::Model(format!("feature_spec: {e}")))?;
         Ok(BundleScorer {
             loaded,
-            spec: Arc::new(spec),
-            encoders: Arc::new(encoders),
+            spec,
+            encoders,
+            live,
             version,
         })
     }
@@ -147,7 +153,7 @@ impl Scorer for BundleScorer {
     }
 
     fn live_session(&self, history: &UserHistory) -> Option<OnlineSession<'static>> {
-        OnlineSession::shared(self.encoders.clone(), self.spec.clone(), *history).ok()
+        Some(self.live.session(*history))
     }
 
     fn score_features(&self, x: &[f32]) -> Result<Score, String> {

@@ -201,6 +201,7 @@ pub struct Processor {
     counts: Counts,
     items: HashMap<String, u64>,
     live: HashMap<String, LiveFeatures>,
+    live_swept_ms: i64,
 }
 
 fn limits(cfg: &ProcessorConfig) -> StateLimits {
@@ -231,6 +232,7 @@ impl Processor {
             counts: Counts::default(),
             items: HashMap::new(),
             live: HashMap::new(),
+            live_swept_ms: i64::MIN,
         }
     }
 
@@ -398,7 +400,16 @@ impl Processor {
             }
         }
         self.store.evict_expired(self.watermark_ms);
-        self.live.retain(|_, s| s.last_ms >= cutoff);
+        // The feature cache is only a shortcut (a missing entry is rebuilt): trimmed every
+        // half timeout of event time, not on every sweep.
+        if self.watermark_ms
+            >= self
+                .live_swept_ms
+                .saturating_add(self.cfg.session_timeout_ms / 2)
+        {
+            self.live_swept_ms = self.watermark_ms;
+            self.live.retain(|_, s| s.last_ms >= cutoff);
+        }
     }
 
     /// Writes the state into `dir` as a new generation, then points `dir/CURRENT` at it.
