@@ -124,6 +124,8 @@ pub fn stream(a: StreamArgs, quiet: bool) -> Result<()> {
                 "busy_seconds": r.busy_seconds,
                 "events_per_second": if r.busy_seconds > 0.0 { r.messages_this_run as f64 / r.busy_seconds } else { 0.0 },
                 "checkpoints": r.checkpoints,
+                "checkpoint_max_seconds": r.checkpoint_max_seconds,
+                "checkpoint_seconds": r.checkpoint_seconds,
                 "delivery_failures": r.delivery_failures,
             })
         );

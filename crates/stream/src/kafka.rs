@@ -134,6 +134,11 @@ pub struct StreamReport {
     pub busy_seconds: f64,
     /// Checkpoints written by this run.
     pub checkpoints: u64,
+    /// Longest checkpoint (flush, state write, commit) of this run, in seconds: the
+    /// consumer applies nothing meanwhile, so it bounds the added end-to-end latency.
+    pub checkpoint_max_seconds: f64,
+    /// Time spent checkpointing by this run, in seconds.
+    pub checkpoint_seconds: f64,
     /// Output deliveries that failed.
     pub delivery_failures: u64,
 }
@@ -249,6 +254,7 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
     let mut ended = Instant::now();
     let mut messages = 0u64;
     let mut checkpoints = 0u64;
+    let (mut ckpt_max, mut ckpt_total) = (0f64, 0f64);
     let mut last_publish = Instant::now();
     let mut last_lag = Instant::now() - Duration::from_secs(10);
     let mut rewound: std::collections::BTreeSet<i32> = Default::default();
@@ -337,7 +343,12 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
             || first_uncommitted.is_some_and(|t| t.elapsed() >= cfg.checkpoint_interval);
         if due && since_ckpt > 0 {
             generation += 1;
+            let t = Instant::now();
             checkpoint_and_commit(&proc_, &cfg, &consumer, &producer, generation)?;
+            let secs = t.elapsed().as_secs_f64();
+            tracing::debug!("checkpoint {generation}: {secs:.3} s");
+            ckpt_max = ckpt_max.max(secs);
+            ckpt_total += secs;
             checkpoints += 1;
             since_ckpt = 0;
             first_uncommitted = None;
@@ -371,6 +382,8 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
         messages_this_run: messages,
         busy_seconds: started.map_or(0.0, |s| (ended - s).as_secs_f64()),
         checkpoints,
+        checkpoint_max_seconds: ckpt_max,
+        checkpoint_seconds: ckpt_total,
         delivery_failures: failed,
     })
 }
