@@ -229,6 +229,20 @@ impl SessionStore {
         f(s)
     }
 
+    /// A copy of the sessions and user summaries (for writing a snapshot on another thread
+    /// while this store goes on changing).
+    pub fn copy(&self) -> SessionStore {
+        let g = self.lock();
+        SessionStore {
+            inner: Mutex::new(Inner {
+                sessions: g.sessions.clone(),
+                users: g.users.clone(),
+                by_user: HashMap::new(),
+            }),
+            limits: self.limits,
+        }
+    }
+
     /// The session, if live.
     pub fn get(&self, session_id: &str) -> Option<LiveSession> {
         self.lock().sessions.get(session_id).cloned()

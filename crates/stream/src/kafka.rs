@@ -134,28 +134,74 @@ pub struct StreamReport {
     pub busy_seconds: f64,
     /// Checkpoints written by this run.
     pub checkpoints: u64,
-    /// Longest checkpoint (flush, state write, commit) of this run, in seconds: the
-    /// consumer applies nothing meanwhile, so it bounds the added end-to-end latency.
+    /// Longest time this run's consumer was held up by a checkpoint, in seconds: copying
+    /// the state, and committing once its background write is done (the write itself does
+    /// not hold the consumer up).
     pub checkpoint_max_seconds: f64,
-    /// Time spent checkpointing by this run, in seconds.
+    /// Time the consumer was held up by checkpoints in this run, in seconds.
     pub checkpoint_seconds: f64,
     /// Output deliveries that failed.
     pub delivery_failures: u64,
 }
 
-fn checkpoint_and_commit(
-    proc_: &Processor,
+/// The high watermark of `partition` as last reported by a fetch response (librdkafka's
+/// cached value: no broker round trip, unlike `fetch_watermarks`, which stalled the consumer
+/// for up to its timeout when the broker was busy). `None` before the first fetch.
+fn cached_high_watermark(
+    consumer: &BaseConsumer,
+    topic: &std::ffi::CStr,
+    partition: i32,
+) -> Option<i64> {
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client pointer is valid while `consumer` lives, `topic` is a valid
+    // NUL-terminated string, and the two out-pointers point to live i64s; the call only
+    // reads librdkafka's cached offsets under its own lock.
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+        .then_some(high)
+}
+
+/// A checkpoint being written on its own thread; its offsets are committed once it is on
+/// disk.
+struct InFlight {
+    handle: std::thread::JoinHandle<Result<(), StreamError>>,
+    applied: std::collections::BTreeMap<i32, i64>,
+}
+
+/// Starts writing a copy of the state as `generation` on another thread: the consumer is
+/// held up only for the copy, not for serialising and syncing it.
+fn start_checkpoint(proc_: &Processor, cfg: &StreamConfig, generation: u64) -> InFlight {
+    let snap = proc_.snapshot();
+    let applied = snap.applied().clone();
+    let dir = cfg.checkpoint_dir.clone();
+    InFlight {
+        handle: std::thread::spawn(move || snap.write(&dir, generation)),
+        applied,
+    }
+}
+
+/// Waits for a checkpoint to be written, then commits its offsets. The scores and dead
+/// letters of the applied messages are flushed to the broker first (at-least-once output).
+fn finish_checkpoint(
+    f: InFlight,
     cfg: &StreamConfig,
     consumer: &BaseConsumer,
     producer: &ThreadedProducer<Ctx>,
-    generation: u64,
 ) -> Result<(), StreamError> {
-    // Scores and dead letters of the applied messages are on the broker before the offsets
-    // are committed (at-least-once output).
+    f.handle
+        .join()
+        .map_err(|_| StreamError::Checkpoint("the checkpoint writer panicked".into()))??;
     producer.flush(Duration::from_secs(30))?;
-    proc_.checkpoint(&cfg.checkpoint_dir, generation)?;
     let mut tpl = TopicPartitionList::new();
-    for (&p, &o) in proc_.applied() {
+    for (&p, &o) in &f.applied {
         tpl.add_partition_offset(&cfg.topic, p, Offset::Offset(o))?;
     }
     if tpl.count() > 0 {
@@ -255,6 +301,9 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
     let mut messages = 0u64;
     let mut checkpoints = 0u64;
     let (mut ckpt_max, mut ckpt_total) = (0f64, 0f64);
+    let mut in_flight: Option<InFlight> = None;
+    let topic_c = std::ffi::CString::new(cfg.topic.as_str())
+        .map_err(|_| StreamError::Io(format!("topic {:?} contains a NUL byte", cfg.topic)))?;
     let mut last_publish = Instant::now();
     let mut last_lag = Instant::now() - Duration::from_secs(10);
     let mut rewound: std::collections::BTreeSet<i32> = Default::default();
@@ -339,14 +388,24 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
                 first_uncommitted.get_or_insert_with(Instant::now);
             }
         }
+        if in_flight.as_ref().is_some_and(|f| f.handle.is_finished()) {
+            if let Some(f) = in_flight.take() {
+                let t = Instant::now();
+                finish_checkpoint(f, &cfg, &consumer, &producer)?;
+                let secs = t.elapsed().as_secs_f64();
+                ckpt_max = ckpt_max.max(secs);
+                ckpt_total += secs;
+            }
+        }
         let due = since_ckpt >= cfg.checkpoint_every
             || first_uncommitted.is_some_and(|t| t.elapsed() >= cfg.checkpoint_interval);
-        if due && since_ckpt > 0 {
+        // One checkpoint at a time: a due one waits until the previous one is committed.
+        if due && since_ckpt > 0 && in_flight.is_none() {
             generation += 1;
             let t = Instant::now();
-            checkpoint_and_commit(&proc_, &cfg, &consumer, &producer, generation)?;
+            in_flight = Some(start_checkpoint(&proc_, &cfg, generation));
             let secs = t.elapsed().as_secs_f64();
-            tracing::debug!("checkpoint {generation}: {secs:.3} s");
+            tracing::debug!("checkpoint {generation}: state copied in {secs:.3} s");
             ckpt_max = ckpt_max.max(secs);
             ckpt_total += secs;
             checkpoints += 1;
@@ -357,9 +416,8 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
             last_lag = Instant::now();
             let mut lag = 0i64;
             for (&p, &o) in proc_.applied() {
-                if let Ok((_, high)) =
-                    consumer.fetch_watermarks(&cfg.topic, p, Duration::from_millis(500))
-                {
+                // The high watermarks the fetches brought back (no broker round trip).
+                if let Some(high) = cached_high_watermark(&consumer, &topic_c, p) {
                     lag += (high - o).max(0);
                 }
             }
@@ -370,9 +428,17 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
             live.publish(&proc_);
         }
     }
+    if let Some(f) = in_flight.take() {
+        finish_checkpoint(f, &cfg, &consumer, &producer)?;
+    }
     if since_ckpt > 0 {
         generation += 1;
-        checkpoint_and_commit(&proc_, &cfg, &consumer, &producer, generation)?;
+        finish_checkpoint(
+            start_checkpoint(&proc_, &cfg, generation),
+            &cfg,
+            &consumer,
+            &producer,
+        )?;
         checkpoints += 1;
     }
     live.publish(&proc_);

@@ -414,47 +414,28 @@ impl Processor {
 
     /// Writes the state into `dir` as a new generation, then points `dir/CURRENT` at it.
     pub fn checkpoint(&self, dir: &Path, generation: u64) -> Result<(), StreamError> {
-        let io = |what: &str, e: std::io::Error| StreamError::Checkpoint(format!("{what}: {e}"));
-        let gen_dir = dir.join(format!("gen-{generation:012}"));
-        std::fs::create_dir_all(&gen_dir).map_err(|e| io(&gen_dir.display().to_string(), e))?;
-        self.store
-            .snapshot(&gen_dir.join("sessions.json"), self.watermark_ms)
-            .map_err(|e| StreamError::Checkpoint(e.to_string()))?;
-        let saved = Saved {
-            format: "shopsense-stream-state".into(),
-            applied: self.applied.clone(),
-            watermark_ms: self.watermark_ms,
-            last_sweep_ms: self.last_sweep_ms,
-            pending: self.pending.clone(),
-            online: self.online.clone(),
-            eval_online: self.eval_online.clone(),
-            eval_batch: self.eval_batch.clone(),
-            counts: self.counts.clone(),
-            items: self.items.clone(),
-        };
-        let p = gen_dir.join("stream.json");
-        let f = std::fs::File::create(&p).map_err(|e| io(&p.display().to_string(), e))?;
-        let mut w = std::io::BufWriter::new(f);
-        serde_json::to_writer(&mut w, &saved)
-            .map_err(|e| StreamError::Checkpoint(format!("{}: {e}", p.display())))?;
-        let f = w
-            .into_inner()
-            .map_err(|e| StreamError::Checkpoint(format!("{}: {e}", p.display())))?;
-        f.sync_all().map_err(|e| io(&p.display().to_string(), e))?;
-        let tmp = dir.join("CURRENT.tmp");
-        std::fs::write(&tmp, format!("gen-{generation:012}"))
-            .map_err(|e| io(&tmp.display().to_string(), e))?;
-        std::fs::rename(&tmp, dir.join("CURRENT")).map_err(|e| io("CURRENT", e))?;
-        // Older generations are no longer needed.
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().to_string();
-                if name.starts_with("gen-") && name != format!("gen-{generation:012}") {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
+        self.snapshot().write(dir, generation)
+    }
+
+    /// A copy of the whole state (sessions, user summaries, pending outcomes, online model,
+    /// counters and applied offsets), to be written by [`Checkpoint::write`] — possibly on
+    /// another thread while this processor goes on.
+    pub fn snapshot(&self) -> Checkpoint {
+        Checkpoint {
+            store: self.store.copy(),
+            saved: Saved {
+                format: "shopsense-stream-state".into(),
+                applied: self.applied.clone(),
+                watermark_ms: self.watermark_ms,
+                last_sweep_ms: self.last_sweep_ms,
+                pending: self.pending.clone(),
+                online: self.online.clone(),
+                eval_online: self.eval_online.clone(),
+                eval_batch: self.eval_batch.clone(),
+                counts: self.counts.clone(),
+                items: self.items.clone(),
+            },
         }
-        Ok(())
     }
 
     /// Restores the last checkpoint in `dir`; returns its generation (`None`: no checkpoint).
@@ -491,6 +472,55 @@ impl Processor {
         self.items = saved.items;
         self.live.clear();
         Ok(Some(generation))
+    }
+}
+
+/// A copy of a [`Processor`]'s state at one point ([`Processor::snapshot`]).
+pub struct Checkpoint {
+    store: SessionStore,
+    saved: Saved,
+}
+
+impl Checkpoint {
+    /// The next offset to apply per partition, as of this copy (what may be committed once
+    /// it is written).
+    pub fn applied(&self) -> &BTreeMap<i32, i64> {
+        &self.saved.applied
+    }
+
+    /// Writes the state into `dir` as a new generation (synced), then points `dir/CURRENT`
+    /// at it and removes older generations.
+    pub fn write(&self, dir: &Path, generation: u64) -> Result<(), StreamError> {
+        let io = |what: &str, e: std::io::Error| StreamError::Checkpoint(format!("{what}: {e}"));
+        let gen_dir = dir.join(format!("gen-{generation:012}"));
+        std::fs::create_dir_all(&gen_dir).map_err(|e| io(&gen_dir.display().to_string(), e))?;
+        self.store
+            .snapshot(&gen_dir.join("sessions.json"), self.saved.watermark_ms)
+            .map_err(|e| StreamError::Checkpoint(e.to_string()))?;
+        let saved = &self.saved;
+        let p = gen_dir.join("stream.json");
+        let f = std::fs::File::create(&p).map_err(|e| io(&p.display().to_string(), e))?;
+        let mut w = std::io::BufWriter::new(f);
+        serde_json::to_writer(&mut w, saved)
+            .map_err(|e| StreamError::Checkpoint(format!("{}: {e}", p.display())))?;
+        let f = w
+            .into_inner()
+            .map_err(|e| StreamError::Checkpoint(format!("{}: {e}", p.display())))?;
+        f.sync_all().map_err(|e| io(&p.display().to_string(), e))?;
+        let tmp = dir.join("CURRENT.tmp");
+        std::fs::write(&tmp, format!("gen-{generation:012}"))
+            .map_err(|e| io(&tmp.display().to_string(), e))?;
+        std::fs::rename(&tmp, dir.join("CURRENT")).map_err(|e| io("CURRENT", e))?;
+        // Older generations are no longer needed.
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name.starts_with("gen-") && name != format!("gen-{generation:012}") {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        Ok(())
     }
 }
 
