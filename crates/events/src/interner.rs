@@ -29,6 +29,8 @@ pub struct Interner {
     /// [`Interner::drop_index`], the absorbed ones after [`Interner::absorb`]) are added on
     /// next use.
     indexed: usize,
+    /// No recent-key caches ([`Interner::small`]).
+    small: bool,
 }
 
 /// Value of each byte as a lower-case hex digit, `0xFF` when it is not one.
@@ -102,11 +104,6 @@ fn canonical_number(s: &str) -> Option<u64> {
 
 /// Entries in each recent-key cache (a power of two).
 const CACHE: usize = 4096;
-
-/// [`Interner::intern`] starts its recent-key cache once the dictionary holds this many ids:
-/// a small table answers as fast without it, and a live session's tiny dictionaries would
-/// otherwise each initialise 64–96 KiB of cache (most of the stream's time, measured).
-const CACHE_MIN_IDS: usize = 256;
 
 #[inline]
 fn num_hash(v: u64) -> u64 {
@@ -356,6 +353,16 @@ impl Interner {
         Self::default()
     }
 
+    /// An empty interner for a few strings (a live session's ids): it keeps no recent-key
+    /// caches, which a tiny table does not need and whose 64–96 KiB each would otherwise be
+    /// initialised for every new live session (most of the stream's time, measured).
+    pub fn small() -> Self {
+        Interner {
+            small: true,
+            ..Self::default()
+        }
+    }
+
     /// Number of distinct strings.
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -438,7 +445,7 @@ impl Interner {
         }
         if let Some(v) = canonical_number(s) {
             let h = num_hash(v);
-            if self.num_cache.is_empty() && self.ends.len() >= CACHE_MIN_IDS {
+            if self.num_cache.is_empty() && !self.small {
                 self.num_cache = vec![(0, NONE); CACHE];
             }
             let slot = (h as usize) & (CACHE - 1);
@@ -462,7 +469,7 @@ impl Interner {
         }
         if let Some(v) = canonical_uuid(s) {
             let h = uuid_hash(v);
-            if self.uuid_cache.is_empty() && self.ends.len() >= CACHE_MIN_IDS {
+            if self.uuid_cache.is_empty() && !self.small {
                 self.uuid_cache = vec![([0, 0], NONE); CACHE];
             }
             let slot = (h as usize) & (CACHE - 1);

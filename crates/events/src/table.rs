@@ -171,6 +171,21 @@ impl EventTable {
         Self::default()
     }
 
+    /// An empty table for a few events (a live session): its dictionaries are
+    /// [`Interner::small`].
+    pub fn small() -> Self {
+        EventTable {
+            users: Interner::small(),
+            sessions: Interner::small(),
+            items: Interner::small(),
+            categories: Interner::small(),
+            category_paths: Interner::small(),
+            brands: Interner::small(),
+            orders: Interner::small(),
+            ..Self::default()
+        }
+    }
+
     /// Number of events.
     pub fn len(&self) -> usize {
         self.time_ms.len()
