@@ -33,5 +33,5 @@ pub use data::{temporal_split, Split};
 pub use error::{RecsError, Result};
 pub use eval::{evaluate, export_split, RankMetrics, RecsEval};
 pub use model::{Method, Recommendations, RecsModel, RecsParams, Scored, SessionEvent};
-pub use next_action::{NextActionModel, NextActionParams, NextActionReport};
+pub use next_action::{Family, NextActionModel, NextActionParams, NextActionReport};
 pub use stats::{Stats, StatsParams};

@@ -61,14 +61,65 @@ impl std::str::FromStr for Rebalance {
     }
 }
 
+/// Which learner makes the decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    /// Train all three below and keep the one with the best **validation** macro-F1 (each
+    /// with its own validation-fitted decision weights; ties go to the earlier of gbdt,
+    /// blend, forest). The test part is never looked at.
+    #[default]
+    Auto,
+    /// LightGBM multiclass.
+    Gbdt,
+    /// One-vs-rest random forests (20 trees, depth 5, 1:1 undersampled — the seed method),
+    /// probabilities normalised over the classes.
+    Forest,
+    /// The mean of the gbdt and forest probabilities.
+    Blend,
+}
+
+impl Family {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Auto => "auto",
+            Family::Gbdt => "gbdt",
+            Family::Forest => "forest",
+            Family::Blend => "blend",
+        }
+    }
+}
+
+impl std::str::FromStr for Family {
+    type Err = RecsError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Family::Auto),
+            "gbdt" => Ok(Family::Gbdt),
+            "forest" | "seed-rf" => Ok(Family::Forest),
+            "blend" => Ok(Family::Blend),
+            o => Err(RecsError::Invalid(format!(
+                "unknown model family `{o}` (auto, gbdt, forest, blend)"
+            ))),
+        }
+    }
+}
+
+fn gbdt_family() -> Family {
+    Family::Gbdt
+}
+
 /// Parameters of [`NextActionModel::train`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct NextActionParams {
     /// Train / validation / test fractions of sessions by start.
     pub fractions: (f64, f64, f64),
-    /// Class imbalance treatment.
+    /// Class imbalance treatment (of the gbdt; the forests always undersample 1:1).
     pub rebalance: Rebalance,
+    /// Learner, or `auto` to choose on the validation part.
+    pub family: Family,
     /// Item-embedding dimensions used as features.
     pub emb_dim: usize,
     /// Buckets of the hashed category and brand ids.
@@ -86,6 +137,7 @@ impl Default for NextActionParams {
         NextActionParams {
             fractions: (0.6, 0.15, 0.25),
             rebalance: Rebalance::ClassWeights,
+            family: Family::Auto,
             emb_dim: 8,
             hash_buckets: 4096,
             prior_strength: 10.0,
@@ -135,6 +187,12 @@ pub struct NextActionReport {
     pub rebalance: Rebalance,
     /// Boosting rounds kept.
     pub rounds: usize,
+    /// The learner that decides (chosen on validation when `auto` was asked for).
+    #[serde(default = "gbdt_family")]
+    pub family: Family,
+    /// Validation macro-F1 of each learner tried (with its own decision weights).
+    #[serde(default)]
+    pub validation_macro_f1: Vec<(Family, f64)>,
     /// The model on the test part, deciding with the validation-fitted decision weights.
     pub model: MulticlassMetrics,
     /// The model on the test part, deciding by plain argmax.
@@ -177,6 +235,13 @@ pub struct NextActionModel {
     pub decision_weights: Vec<f64>,
     /// LightGBM model text.
     pub gbdt_text: String,
+    /// The learner that decides ([`Family::Gbdt`] in bundles from before the choice).
+    #[serde(default = "gbdt_family")]
+    pub family: Family,
+    /// One-vs-rest forests by class (`None`: the class had no positive training row); kept
+    /// only when the family needs them.
+    #[serde(default)]
+    pub forests: Vec<Option<RandomForest>>,
     /// The test report.
     pub report: Option<NextActionReport>,
     #[serde(skip)]
@@ -237,6 +302,42 @@ struct Ev<'a> {
     time_ms: i64,
     class: Option<usize>,
     level: u8,
+}
+
+/// Class probabilities of one-vs-rest forests, normalised per row (uniform when every
+/// forest says 0).
+fn forest_proba(forests: &[Option<RandomForest>], x: MatrixRef<'_>, k: usize) -> Result<Vec<f64>> {
+    let n = x.n_rows();
+    let mut out = vec![0.0; n * k];
+    for (c, f) in forests.iter().enumerate().take(k) {
+        if let Some(f) = f {
+            for (i, v) in f.predict_proba(x)?.into_iter().enumerate() {
+                out[i * k + c] = v;
+            }
+        }
+    }
+    for row in out.chunks_mut(k) {
+        let s: f64 = row.iter().sum();
+        if s > 0.0 {
+            row.iter_mut().for_each(|v| *v /= s);
+        } else {
+            row.iter_mut().for_each(|v| *v = 1.0 / k as f64);
+        }
+    }
+    Ok(out)
+}
+
+/// The probabilities `family` decides on, from the gbdt's and the forests'.
+fn combine(family: Family, gbdt: &[f64], forest: &[f64]) -> Vec<f64> {
+    match family {
+        Family::Gbdt | Family::Auto => gbdt.to_vec(),
+        Family::Forest => forest.to_vec(),
+        Family::Blend => gbdt
+            .iter()
+            .zip(forest)
+            .map(|(a, b)| 0.5 * (a + b))
+            .collect(),
+    }
 }
 
 impl NextActionModel {
@@ -469,6 +570,8 @@ impl NextActionModel {
             user_counts,
             decision_weights: Vec::new(),
             gbdt_text: String::new(),
+            family: Family::Gbdt,
+            forests: Vec::new(),
             report: None,
             gbdt: None,
         };
@@ -569,12 +672,55 @@ impl NextActionModel {
         let mut gp = p.gbdt.clone();
         gp.n_classes = k.max(2);
         let (g, _) = train_gbdt(&fit_ds, Some(&valid_ds), &gp, None)?;
-        // Decision weights for macro-F1, chosen on the validation part only.
-        let va_probs = g.predict_proba_multi(valid_ds.x().view())?;
+        // One-vs-rest forests on 1:1 undersampled training rows: the seed-style baseline, and
+        // a learner of their own (alone or blended with the gbdt).
+        let mut forests: Vec<Option<RandomForest>> = Vec::with_capacity(k);
+        for c in 0..k {
+            let yb: Vec<f32> = ytr
+                .iter()
+                .map(|&y| (y as usize == c) as u8 as f32)
+                .collect();
+            let npos = yb.iter().filter(|&&v| v > 0.0).count();
+            if npos == 0 || npos == yb.len() {
+                forests.push(None);
+                continue;
+            }
+            let ds = Dataset::new(train_ds.x().clone(), names.clone(), yb, None)?;
+            let ds = if npos * 2 < ds.n_rows() {
+                undersample(&ds, 1.0, p.seed + c as u64)?
+            } else {
+                ds
+            };
+            forests.push(Some(RandomForest::fit(&ds, &ForestParams::seed_rf())?));
+        }
+        // Each learner on the validation part, with its own decision weights for macro-F1;
+        // `auto` keeps the best there. The test part is scored only afterwards.
         let va_labels: Vec<usize> = valid_ds.labels().iter().map(|&c| c as usize).collect();
-        m.decision_weights = fit_decision_weights(&va_labels, &va_probs, k)?;
+        let va_gbdt = g.predict_proba_multi(valid_ds.x().view())?;
+        let va_forest = forest_proba(&forests, valid_ds.x().view(), k)?;
+        let candidates = match p.family {
+            Family::Auto => vec![Family::Gbdt, Family::Blend, Family::Forest],
+            f => vec![f],
+        };
+        let mut tried = Vec::new();
+        let mut best: Option<(Family, f64, Vec<f64>)> = None;
+        for f in candidates {
+            let probs = combine(f, &va_gbdt, &va_forest);
+            let w = fit_decision_weights(&va_labels, &probs, k)?;
+            let f1 = multiclass_metrics_weighted(&va_labels, &probs, k, None, Some(&w))?.macro_f1;
+            tried.push((f, f1));
+            if best.as_ref().is_none_or(|b| f1 > b.1) {
+                best = Some((f, f1, w));
+            }
+        }
+        let (family, _, weights) =
+            best.ok_or_else(|| RecsError::Invalid("no learner to choose from".into()))?;
+        m.family = family;
+        m.decision_weights = weights;
         let xte_ref = MatrixRef::new(&xte, yte.len(), nf)?;
-        let probs = g.predict_proba_multi(xte_ref)?;
+        let te_gbdt = g.predict_proba_multi(xte_ref)?;
+        let rf_probs = forest_proba(&forests, xte_ref, k)?;
+        let probs = combine(family, &te_gbdt, &rf_probs);
         let labels: Vec<usize> = yte.iter().map(|&c| c as usize).collect();
         let model_m = multiclass_metrics_weighted(
             &labels,
@@ -597,37 +743,11 @@ impl NextActionModel {
             }
         }
         let majority = multiclass_metrics(&labels, &maj_probs, k, Some(&m.classes))?;
-        // Seed-style baseline: one forest per class on 1:1 undersampled rows.
-        let mut rf_probs = vec![0.0; labels.len() * k];
-        for c in 0..k {
-            let yb: Vec<f32> = ytr
-                .iter()
-                .map(|&y| (y as usize == c) as u8 as f32)
-                .collect();
-            let npos = yb.iter().filter(|&&v| v > 0.0).count();
-            if npos == 0 || npos == yb.len() {
-                continue;
-            }
-            let ds = Dataset::new(train_ds.x().clone(), names.clone(), yb, None)?;
-            let ds = if npos * 2 < ds.n_rows() {
-                undersample(&ds, 1.0, p.seed + c as u64)?
-            } else {
-                ds
-            };
-            let rf = RandomForest::fit(&ds, &ForestParams::seed_rf())?;
-            for (i, v) in rf.predict_proba(xte_ref)?.into_iter().enumerate() {
-                rf_probs[i * k + c] = v;
-            }
-        }
-        for row in rf_probs.chunks_mut(k) {
-            let s: f64 = row.iter().sum();
-            if s > 0.0 {
-                row.iter_mut().for_each(|v| *v /= s);
-            } else {
-                row.iter_mut().for_each(|v| *v = 1.0 / k as f64);
-            }
-        }
+        // The seed-style baseline decides by plain argmax, as the reference does.
         let seed_rf = multiclass_metrics(&labels, &rf_probs, k, Some(&m.classes))?;
+        if family != Family::Gbdt {
+            m.forests = forests;
+        }
         let mut importance = g.feature_importance();
         importance.sort_by(|a, b| b.1.total_cmp(&a.1));
         m.report = Some(NextActionReport {
@@ -636,6 +756,8 @@ impl NextActionModel {
             sessions: (parts[0].len(), parts[1].len(), parts[2].len()),
             rebalance: p.rebalance,
             rounds: g.n_iterations(),
+            family,
+            validation_macro_f1: tried,
             model: model_m,
             model_argmax: Some(model_argmax),
             decision_weights: m.decision_weights.clone(),
@@ -688,7 +810,15 @@ impl NextActionModel {
         let mut x = Vec::new();
         self.row(&prev, &conv(&self.classes, cur), uc, None, &mut x);
         let nf = x.len();
-        let p = g.predict_proba_multi(MatrixRef::new(&x, 1, nf)?)?;
+        let xr = MatrixRef::new(&x, 1, nf)?;
+        let p = match self.family {
+            Family::Gbdt | Family::Auto => g.predict_proba_multi(xr)?,
+            f => combine(
+                f,
+                &g.predict_proba_multi(xr)?,
+                &forest_proba(&self.forests, xr, k)?,
+            ),
+        };
         Ok(self.classes.iter().cloned().zip(p).collect())
     }
 
@@ -739,6 +869,23 @@ impl NextActionModel {
             || m.user_counts.values().any(|v| v.len() != m.classes.len())
         {
             return Err(bad("inconsistent vector lengths".into()));
+        }
+        match m.family {
+            Family::Auto => return Err(bad("the family `auto` is not a learner".into())),
+            Family::Forest | Family::Blend
+                if m.forests.len() != m.classes.len()
+                    || m.forests.iter().all(Option::is_none)
+                    || m.forests
+                        .iter()
+                        .flatten()
+                        .any(|f| f.feature_names().len() != nf) =>
+            {
+                return Err(bad(format!(
+                    "family `{}` needs one forest per class over {nf} features",
+                    m.family.name()
+                )));
+            }
+            _ => {}
         }
         m.gbdt = Some(g);
         Ok(m)

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use shopsense_events::read::Columns;
 use shopsense_events::{read_file, ReadOptions};
-use shopsense_recs::next_action::Rebalance;
+use shopsense_recs::next_action::{Family, Rebalance};
 use shopsense_recs::{
     evaluate, export_split, NextActionModel, NextActionParams, RecsModel, RecsParams, SessionEvent,
 };
@@ -71,6 +71,10 @@ pub struct TrainNextActionArgs {
     /// the smallest).
     #[arg(long, default_value = "weights", value_parser = ["none", "weights", "undersample"])]
     pub imbalance: String,
+    /// Learner: gbdt (LightGBM multiclass), forest (one-vs-rest seed-style forests), blend
+    /// (the mean of both), or auto (the best validation macro-F1 of the three).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gbdt", "forest", "blend"])]
+    pub family: String,
     /// Write the test report as JSON.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -258,6 +262,7 @@ pub fn train_next_action(a: TrainNextActionArgs, quiet: bool) -> Result<()> {
     let (t, s) = load_sessions(&a.input, &a.out, quiet)?;
     let p = NextActionParams {
         rebalance: a.imbalance.parse::<Rebalance>()?,
+        family: a.family.parse::<Family>()?,
         seed: a.seed,
         ..NextActionParams::default()
     };
@@ -290,7 +295,13 @@ pub fn train_next_action(a: TrainNextActionArgs, quiet: bool) -> Result<()> {
     rows.extend([("majority", &r.majority), ("seed-rf", &r.seed_rf)]);
     writeln!(
         out,
-        "  decision weights (fitted on validation): {:?}",
+        "  learner {} (validation macro-F1: {}); decision weights (fitted on validation): {:?}",
+        r.family.name(),
+        r.validation_macro_f1
+            .iter()
+            .map(|(f, v)| format!("{} {v:.4}", f.name()))
+            .collect::<Vec<_>>()
+            .join(", "),
         r.decision_weights
     )?;
     for (name, mm) in rows {
