@@ -3,7 +3,8 @@
 #   bench/sessionize.sh [EVENTS=10M] [RUNS=3]
 # Makes the input with `shopsense synth` from the bundled REES46 sample (once, cached in
 # bench-data/), installs the peers into a venv (bench-data/venv), then runs each tool RUNS
-# times and prints wall time, CPU time and peak RSS of every run.
+# times and prints wall time, CPU time and peak RSS of every run. The peers run twice per round:
+# the unchanged yardstick (writes nothing) and `+w` (writes its session table to Parquet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -31,4 +32,7 @@ for _ in $(seq "$RUNS"); do
   one shopsense "$B" sessionize "$CSV" --out /tmp/bench-sessions.parquet -q
   one polars "$PY" bench/peers_sessionize.py polars "$CSV"
   one duckdb "$PY" bench/peers_sessionize.py duckdb "$CSV"
+  # The same peers with their (narrower, 9-column) table written to Parquet, as shopsense does.
+  one polars+w "$PY" bench/peers_sessionize_write.py polars "$CSV" /tmp/bench-polars.parquet
+  one duckdb+w "$PY" bench/peers_sessionize_write.py duckdb "$CSV" /tmp/bench-duckdb.parquet
 done
