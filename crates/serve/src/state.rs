@@ -30,10 +30,14 @@ pub struct LiveSession {
     pub touched_ms: i64,
 }
 
+/// Closed-session summaries by user: a persistent map, so a checkpoint's copy shares its
+/// structure with the live one (O(1), not O(users), on the consuming thread).
+type Users = imbl::HashMap<String, UserHistory>;
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Inner {
     sessions: HashMap<String, LiveSession>,
-    users: HashMap<String, UserHistory>,
+    users: Users,
     /// Live session keys per user (rebuilt on restore).
     #[serde(skip)]
     by_user: HashMap<String, Vec<String>>,
@@ -120,7 +124,7 @@ pub struct SessionStore {
     limits: StateLimits,
 }
 
-fn close_into(users: &mut HashMap<String, UserHistory>, s: LiveSession) {
+fn close_into(users: &mut Users, s: LiveSession) {
     let h = users.entry(s.user_id).or_default();
     h.sessions = h.sessions.saturating_add(1);
     let mut bought = false;
@@ -295,7 +299,7 @@ impl SessionStore {
                 version: u32,
                 written_at_ms: i64,
                 sessions: &'a HashMap<String, LiveSession>,
-                users: &'a HashMap<String, UserHistory>,
+                users: &'a Users,
             }
             serde_json::to_vec(&SnapshotRef {
                 format: SNAPSHOT_FORMAT,

@@ -56,6 +56,10 @@ pub struct StreamArgs {
     /// Accept events up to this many seconds behind the newest event time.
     #[arg(long, default_value_t = 300.0)]
     pub lateness_secs: f64,
+    /// Longest time the broker may hold a fetch waiting for data (fetch.wait.max.ms): lower
+    /// means lower latency on brokers that hold every fetch this long, and more fetches.
+    #[arg(long, default_value_t = 10)]
+    pub fetch_wait_ms: u64,
 }
 
 /// Arguments of `shopsense replay`.
@@ -75,6 +79,10 @@ pub struct ReplayArgs {
     /// Produce at most this many events.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Producer batching delay in ms (linger.ms): events wait at most this long to be sent
+    /// together; fewer, larger batches keep brokers that store one object per batch fast.
+    #[arg(long, default_value_t = 20)]
+    pub linger_ms: u64,
 }
 
 fn brokers(given: Option<String>) -> Result<String> {
@@ -102,6 +110,7 @@ pub fn stream(a: StreamArgs, quiet: bool) -> Result<()> {
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64),
         metrics_addr: a.metrics_addr,
+        fetch_wait_ms: a.fetch_wait_ms,
         processor: shopsense_stream::ProcessorConfig {
             session_timeout_ms: (a.session_timeout_min * 60_000.0) as i64,
             lateness_ms: (a.lateness_secs * 1000.0) as i64,
@@ -143,6 +152,7 @@ pub fn replay(a: ReplayArgs, quiet: bool) -> Result<()> {
             topic: a.topic,
             speed,
             limit: a.limit,
+            linger_ms: a.linger_ms,
         },
     )
     .with_context(|| format!("replay {}", a.events.display()))?;

@@ -27,24 +27,74 @@ pub fn now_ms() -> i64 {
 }
 
 /// Counts delivery failures; for score messages it records the end-to-end latency
-/// (source event produced → score acknowledged by the broker) in the live metrics.
+/// (source event produced → score acknowledged by the broker) in the live metrics. Every
+/// message gets a sequence number when it is enqueued; `acked` tracks the prefix of them
+/// whose delivery was reported, so a checkpoint can wait for exactly the messages sent
+/// before it without flushing (and blocking on) everything sent since.
 struct Ctx {
     failed: AtomicU64,
     delivered: AtomicU64,
+    /// Sequence numbers handed out so far.
+    sent: AtomicU64,
+    acked: std::sync::Mutex<Acked>,
     live: Option<Arc<Live>>,
+}
+
+/// Delivery reports received, as a prefix plus the out-of-order ones above it.
+#[derive(Default)]
+struct Acked {
+    /// Every sequence number below this one was reported.
+    prefix: u64,
+    above: std::collections::BTreeSet<u64>,
+}
+
+impl Ctx {
+    fn new(live: Option<Arc<Live>>) -> Self {
+        Ctx {
+            failed: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            acked: std::sync::Mutex::new(Acked::default()),
+            live,
+        }
+    }
+
+    /// Records that message `seq` is done (delivered, failed, or never enqueued).
+    fn ack(&self, seq: u64) {
+        let mut a = self.acked.lock().unwrap_or_else(|e| e.into_inner());
+        if seq == a.prefix {
+            a.prefix += 1;
+            loop {
+                let next = a.prefix;
+                if !a.above.remove(&next) {
+                    break;
+                }
+                a.prefix += 1;
+            }
+        } else if seq > a.prefix {
+            a.above.insert(seq);
+        }
+    }
+
+    /// Whether every message with a sequence number below `seq` was reported.
+    fn acked_below(&self, seq: u64) -> bool {
+        self.acked.lock().unwrap_or_else(|e| e.into_inner()).prefix >= seq
+    }
 }
 
 impl ClientContext for Ctx {}
 
 impl ProducerContext for Ctx {
-    type DeliveryOpaque = Box<i64>;
-    fn delivery(&self, r: &DeliveryResult<'_>, source_ms: Self::DeliveryOpaque) {
+    /// `(source event time in ms, 0 for none; sequence number)`.
+    type DeliveryOpaque = Box<(i64, u64)>;
+    fn delivery(&self, r: &DeliveryResult<'_>, opaque: Self::DeliveryOpaque) {
+        let (source_ms, seq) = *opaque;
         match r {
             Ok(_) => {
                 self.delivered.fetch_add(1, Ordering::Relaxed);
                 if let Some(l) = &self.live {
-                    if *source_ms > 0 {
-                        l.observe_latency((now_ms() - *source_ms).max(0) as f64 / 1000.0);
+                    if source_ms > 0 {
+                        l.observe_latency((now_ms() - source_ms).max(0) as f64 / 1000.0);
                     }
                 }
             }
@@ -53,22 +103,26 @@ impl ProducerContext for Ctx {
                 tracing::warn!("delivery failed: {e}");
             }
         }
+        self.ack(seq);
     }
 }
 
-fn producer(brokers: &str, live: Option<Arc<Live>>) -> Result<ThreadedProducer<Ctx>, StreamError> {
+/// Output producer's batching delay: scores wait at most this long for company.
+const OUT_LINGER_MS: u64 = 2;
+
+fn producer(
+    brokers: &str,
+    live: Option<Arc<Live>>,
+    linger_ms: u64,
+) -> Result<ThreadedProducer<Ctx>, StreamError> {
     Ok(ClientConfig::new()
         .set("bootstrap.servers", brokers)
-        .set("linger.ms", "2")
+        .set("linger.ms", linger_ms.to_string())
         .set("batch.num.messages", "10000")
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576")
         .set("compression.type", "lz4")
-        .create_with_context(Ctx {
-            failed: AtomicU64::new(0),
-            delivered: AtomicU64::new(0),
-            live,
-        })?)
+        .create_with_context(Ctx::new(live))?)
 }
 
 /// Enqueues one message, waiting while the local queue is full.
@@ -79,7 +133,8 @@ fn send(
     payload: &[u8],
     source_ms: i64,
 ) -> Result<(), StreamError> {
-    let mut rec = BaseRecord::with_opaque_to(topic, Box::new(source_ms))
+    let seq = p.context().sent.fetch_add(1, Ordering::Relaxed);
+    let mut rec = BaseRecord::with_opaque_to(topic, Box::new((source_ms, seq)))
         .key(key)
         .payload(payload);
     loop {
@@ -89,7 +144,11 @@ fn send(
                 rec = r;
                 std::thread::sleep(Duration::from_millis(1));
             }
-            Err((e, _)) => return Err(e.into()),
+            Err((e, _)) => {
+                // Never enqueued: no delivery report will come for it.
+                p.context().ack(seq);
+                return Err(e.into());
+            }
         }
     }
 }
@@ -119,6 +178,9 @@ pub struct StreamConfig {
     pub idle_exit: Option<Duration>,
     /// Address of `/metrics` and the dashboard (`None`: none).
     pub metrics_addr: Option<SocketAddr>,
+    /// Longest time the broker may hold a fetch while waiting for data (librdkafka
+    /// `fetch.wait.max.ms`; Tansu 0.6 holds every fetch this long, data or not).
+    pub fetch_wait_ms: u64,
     /// Processor settings.
     pub processor: ProcessorConfig,
 }
@@ -174,38 +236,62 @@ fn cached_high_watermark(
 struct InFlight {
     handle: std::thread::JoinHandle<Result<(), StreamError>>,
     applied: std::collections::BTreeMap<i32, i64>,
+    /// Output messages enqueued before the snapshot (sequence numbers below this).
+    sent_before: u64,
+}
+
+impl InFlight {
+    /// Whether the state is on disk and every output message sent before the snapshot
+    /// was reported by the broker, so the offsets can be committed without waiting.
+    fn ready(&self, producer: &ThreadedProducer<Ctx>) -> bool {
+        self.handle.is_finished() && producer.context().acked_below(self.sent_before)
+    }
 }
 
 /// Starts writing a copy of the state as `generation` on another thread: the consumer is
 /// held up only for the copy, not for serialising and syncing it.
-fn start_checkpoint(proc_: &Processor, cfg: &StreamConfig, generation: u64) -> InFlight {
+fn start_checkpoint(
+    proc_: &Processor,
+    cfg: &StreamConfig,
+    producer: &ThreadedProducer<Ctx>,
+    generation: u64,
+) -> InFlight {
     let snap = proc_.snapshot();
     let applied = snap.applied().clone();
     let dir = cfg.checkpoint_dir.clone();
     InFlight {
         handle: std::thread::spawn(move || snap.write(&dir, generation)),
         applied,
+        sent_before: producer.context().sent.load(Ordering::Relaxed),
     }
 }
 
 /// Waits for a checkpoint to be written, then commits its offsets. The scores and dead
 /// letters of the applied messages are flushed to the broker first (at-least-once output).
+///
+/// While consuming, `mode` is [`CommitMode::Async`] and the call comes only once
+/// [`InFlight::ready`] (nothing blocks the consumer; a commit lost with a crash only means
+/// re-reading more, which the processor's idempotence absorbs); at the end it is
+/// [`CommitMode::Sync`] after a full flush.
 fn finish_checkpoint(
     f: InFlight,
     cfg: &StreamConfig,
     consumer: &BaseConsumer,
     producer: &ThreadedProducer<Ctx>,
+    mode: CommitMode,
 ) -> Result<(), StreamError> {
     f.handle
         .join()
         .map_err(|_| StreamError::Checkpoint("the checkpoint writer panicked".into()))??;
-    producer.flush(Duration::from_secs(30))?;
+    if !producer.context().acked_below(f.sent_before) {
+        producer.flush(Duration::from_secs(30))?;
+    }
     let mut tpl = TopicPartitionList::new();
     for (&p, &o) in &f.applied {
         tpl.add_partition_offset(&cfg.topic, p, Offset::Offset(o))?;
     }
     if tpl.count() > 0 {
-        consumer.commit(&tpl, CommitMode::Sync)?;
+        consumer.commit(&tpl, mode)?;
     }
     Ok(())
 }
@@ -287,11 +373,11 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
         .set("auto.offset.reset", "earliest")
         // The broker's usual minimum: a killed member leaves the group within 6 s.
         .set("session.timeout.ms", "6000")
-        .set("fetch.wait.max.ms", "10")
+        .set("fetch.wait.max.ms", cfg.fetch_wait_ms.max(1).to_string())
         .set("queued.min.messages", "200000")
         .create()?;
     consumer.subscribe(&[cfg.topic.as_str()])?;
-    let producer = producer(&cfg.brokers, Some(live.clone()))?;
+    let producer = producer(&cfg.brokers, Some(live.clone()), OUT_LINGER_MS)?;
     let mut since_ckpt = 0u64;
     let mut first_uncommitted: Option<Instant> = None;
     let mut last_msg = Instant::now();
@@ -388,10 +474,10 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
                 first_uncommitted.get_or_insert_with(Instant::now);
             }
         }
-        if in_flight.as_ref().is_some_and(|f| f.handle.is_finished()) {
+        if in_flight.as_ref().is_some_and(|f| f.ready(&producer)) {
             if let Some(f) = in_flight.take() {
                 let t = Instant::now();
-                finish_checkpoint(f, &cfg, &consumer, &producer)?;
+                finish_checkpoint(f, &cfg, &consumer, &producer, CommitMode::Async)?;
                 let secs = t.elapsed().as_secs_f64();
                 ckpt_max = ckpt_max.max(secs);
                 ckpt_total += secs;
@@ -403,7 +489,7 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
         if due && since_ckpt > 0 && in_flight.is_none() {
             generation += 1;
             let t = Instant::now();
-            in_flight = Some(start_checkpoint(&proc_, &cfg, generation));
+            in_flight = Some(start_checkpoint(&proc_, &cfg, &producer, generation));
             let secs = t.elapsed().as_secs_f64();
             tracing::debug!("checkpoint {generation}: state copied in {secs:.3} s");
             ckpt_max = ckpt_max.max(secs);
@@ -429,15 +515,16 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
         }
     }
     if let Some(f) = in_flight.take() {
-        finish_checkpoint(f, &cfg, &consumer, &producer)?;
+        finish_checkpoint(f, &cfg, &consumer, &producer, CommitMode::Sync)?;
     }
     if since_ckpt > 0 {
         generation += 1;
         finish_checkpoint(
-            start_checkpoint(&proc_, &cfg, generation),
+            start_checkpoint(&proc_, &cfg, &producer, generation),
             &cfg,
             &consumer,
             &producer,
+            CommitMode::Sync,
         )?;
         checkpoints += 1;
     }
@@ -465,6 +552,10 @@ pub struct ReplayConfig {
     pub speed: Option<f64>,
     /// Produce at most this many events.
     pub limit: Option<usize>,
+    /// Producer batching delay (librdkafka `linger.ms`). Larger batches mean fewer of
+    /// them: a broker that keeps one object per batch and lists them on every fetch (Tansu
+    /// 0.6 in memory) stays fast; the events wait at most this long before they are sent.
+    pub linger_ms: u64,
 }
 
 /// What a [`replay`] did.
@@ -502,7 +593,7 @@ pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayReport, StreamErr
     table.sort_by_time();
     let n = cfg.limit.map_or(table.len(), |l| l.min(table.len()));
     ensure_topics(&cfg.brokers, &[&cfg.topic], 1)?;
-    let producer = producer(&cfg.brokers, None)?;
+    let producer = producer(&cfg.brokers, None, cfg.linger_ms)?;
     let start = Instant::now();
     let t0 = if n > 0 { table.event(0).time_ms } else { 0 };
     for i in 0..n {
@@ -562,7 +653,7 @@ pub fn ensure_topics(brokers: &str, topics: &[&str], partitions: i32) -> Result<
 
 /// Produces raw `(key, payload)` messages and waits until the broker has them all.
 pub fn produce_raw(brokers: &str, topic: &str, msgs: &[(&str, &[u8])]) -> Result<(), StreamError> {
-    let p = producer(brokers, None)?;
+    let p = producer(brokers, None, OUT_LINGER_MS)?;
     for (k, v) in msgs {
         send(&p, topic, k, v, 0)?;
     }
