@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use shopsense_events::{Event, EventKind};
 use shopsense_features::UserHistory;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Snapshot file format tag.
@@ -41,6 +41,14 @@ struct Inner {
     /// Live session keys per user (rebuilt on restore).
     #[serde(skip)]
     by_user: HashMap<String, Vec<String>>,
+    /// Users whose history changed since the last copy, when tracked
+    /// ([`SessionStore::track_changes`]).
+    #[serde(skip)]
+    changed: Option<std::collections::HashSet<String>>,
+    /// In a copy of [`SessionStore::copy_changes`]: the users its snapshot writes (the
+    /// filtering is left to the writer, off the thread that made the copy).
+    #[serde(skip)]
+    only: Option<std::collections::HashSet<String>>,
 }
 
 impl Inner {
@@ -124,8 +132,14 @@ pub struct SessionStore {
     limits: StateLimits,
 }
 
-fn close_into(users: &mut Users, s: LiveSession) {
-    let h = users.entry(s.user_id).or_default();
+/// Folds a closed session into its user's history (and notes the user as changed).
+fn close_into(inner: &mut Inner, s: LiveSession) {
+    if let Some(c) = &mut inner.changed {
+        if !c.contains(&s.user_id) {
+            c.insert(s.user_id.clone());
+        }
+    }
+    let h = inner.users.entry(s.user_id).or_default();
     h.sessions = h.sessions.saturating_add(1);
     let mut bought = false;
     for e in &s.events {
@@ -143,6 +157,19 @@ fn close_into(users: &mut Users, s: LiveSession) {
     if bought {
         h.purchase_sessions = h.purchase_sessions.saturating_add(1);
     }
+}
+
+/// Parses and checks a snapshot file's bytes.
+fn parse_snapshot(bytes: &[u8], path: &Path) -> Result<Snapshot, ServeError> {
+    let snap: Snapshot = serde_json::from_slice(bytes)
+        .map_err(|e| ServeError::Snapshot(format!("{}: {e}", path.display())))?;
+    if snap.format != SNAPSHOT_FORMAT || snap.version != 1 {
+        return Err(ServeError::Snapshot(format!(
+            "{}: not a version-1 {SNAPSHOT_FORMAT} file",
+            path.display()
+        )));
+    }
+    Ok(snap)
 }
 
 impl SessionStore {
@@ -187,7 +214,7 @@ impl SessionStore {
                 .map(|(k, _)| k.clone())
             {
                 if let Some(s) = inner.remove(&old) {
-                    close_into(&mut inner.users, s);
+                    close_into(inner, s);
                 }
             }
         }
@@ -234,14 +261,49 @@ impl SessionStore {
     }
 
     /// A copy of the sessions and user summaries (for writing a snapshot on another thread
-    /// while this store goes on changing).
+    /// while this store goes on changing). The user map is persistent: copying it is O(1).
+    /// Starts a new round of change tracking, if tracked.
     pub fn copy(&self) -> SessionStore {
-        let g = self.lock();
+        let mut g = self.lock();
+        if let Some(c) = &mut g.changed {
+            c.clear();
+        }
         SessionStore {
             inner: Mutex::new(Inner {
                 sessions: g.sessions.clone(),
                 users: g.users.clone(),
                 by_user: HashMap::new(),
+                changed: None,
+                only: None,
+            }),
+            limits: self.limits,
+        }
+    }
+
+    /// Tracks the users whose history changes from now on, for [`SessionStore::copy_changes`].
+    pub fn track_changes(&self) {
+        let mut g = self.lock();
+        if g.changed.is_none() {
+            g.changed = Some(Default::default());
+        }
+    }
+
+    /// Like [`SessionStore::copy`], but with only the users whose history changed since the
+    /// last copy (all live sessions are included): what an incremental snapshot needs.
+    /// Without [`SessionStore::track_changes`] this is a full copy.
+    pub fn copy_changes(&self) -> SessionStore {
+        let mut g = self.lock();
+        let Some(changed) = g.changed.as_mut().map(std::mem::take) else {
+            drop(g);
+            return self.copy();
+        };
+        SessionStore {
+            inner: Mutex::new(Inner {
+                sessions: g.sessions.clone(),
+                users: g.users.clone(),
+                by_user: HashMap::new(),
+                changed: None,
+                only: Some(changed),
             }),
             limits: self.limits,
         }
@@ -276,7 +338,7 @@ impl SessionStore {
             .collect();
         for k in &old {
             if let Some(s) = inner.remove(k) {
-                close_into(&mut inner.users, s);
+                close_into(inner, s);
             }
         }
         old.len()
@@ -299,14 +361,26 @@ impl SessionStore {
                 version: u32,
                 written_at_ms: i64,
                 sessions: &'a HashMap<String, LiveSession>,
-                users: &'a Users,
+                users: UsersRef<'a>,
+            }
+            /// All users, or only those named (a change snapshot).
+            struct UsersRef<'a>(&'a Users, Option<&'a std::collections::HashSet<String>>);
+            impl Serialize for UsersRef<'_> {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    match self.1 {
+                        None => self.0.serialize(s),
+                        Some(only) => {
+                            s.collect_map(only.iter().filter_map(|u| self.0.get(u).map(|h| (u, h))))
+                        }
+                    }
+                }
             }
             serde_json::to_vec(&SnapshotRef {
                 format: SNAPSHOT_FORMAT,
                 version: 1,
                 written_at_ms: now_ms,
                 sessions: &g.sessions,
-                users: &g.users,
+                users: UsersRef(&g.users, g.only.as_ref()),
             })
             .map_err(|e| ServeError::Snapshot(e.to_string()))?
         };
@@ -323,6 +397,38 @@ impl SessionStore {
             .map_err(|e| ServeError::io(format!("renaming to {}", path.display()), e))
     }
 
+    /// Restores a chain of snapshots: a full one, then snapshots of
+    /// [`SessionStore::copy_changes`] in the order written. Users are merged (a later
+    /// snapshot's history wins), live sessions come from the last one; then as
+    /// [`SessionStore::restore`]. Every file must exist.
+    pub fn restore_chain(&self, paths: &[PathBuf], now_ms: i64) -> Result<usize, ServeError> {
+        let mut merged: Option<Inner> = None;
+        for path in paths {
+            let bytes = std::fs::read(path)
+                .map_err(|e| ServeError::io(format!("reading {}", path.display()), e))?;
+            let snap = parse_snapshot(&bytes, path)?;
+            merged = Some(match merged {
+                None => snap.inner,
+                Some(mut m) => {
+                    m.sessions = snap.inner.sessions;
+                    for (u, h) in snap.inner.users {
+                        m.users.insert(u, h);
+                    }
+                    m
+                }
+            });
+        }
+        let mut inner = merged.unwrap_or_default();
+        inner.rebuild_index();
+        {
+            let mut g = self.lock();
+            inner.changed = g.changed.take().map(|_| Default::default());
+            *g = inner;
+        }
+        self.evict_expired(now_ms);
+        Ok(self.sizes().0)
+    }
+
     /// Restores a snapshot written by [`SessionStore::snapshot`] (replacing the state);
     /// sessions already past the TTL at `now_ms` are closed at once. A missing file is an
     /// empty state. Returns the number of live sessions restored.
@@ -332,17 +438,14 @@ impl SessionStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(ServeError::io(format!("reading {}", path.display()), e)),
         };
-        let snap: Snapshot = serde_json::from_slice(&bytes)
-            .map_err(|e| ServeError::Snapshot(format!("{}: {e}", path.display())))?;
-        if snap.format != SNAPSHOT_FORMAT || snap.version != 1 {
-            return Err(ServeError::Snapshot(format!(
-                "{}: not a version-1 {SNAPSHOT_FORMAT} file",
-                path.display()
-            )));
-        }
+        let snap = parse_snapshot(&bytes, path)?;
         let mut inner = snap.inner;
         inner.rebuild_index();
-        *self.lock() = inner;
+        {
+            let mut g = self.lock();
+            inner.changed = g.changed.take().map(|_| Default::default());
+            *g = inner;
+        }
         self.evict_expired(now_ms);
         Ok(self.sizes().0)
     }

@@ -85,3 +85,62 @@ fn snapshot_round_trip_and_missing_file() {
     std::fs::write(&p, b"garbage").unwrap();
     assert!(u.restore(&p, 0).is_err());
 }
+
+/// Incremental snapshots: `copy_changes` holds only the users whose history changed since
+/// the previous copy, and a chain (full, then changes) restores the same histories as one
+/// full snapshot.
+#[test]
+fn change_copies_hold_only_changed_users_and_a_chain_restores_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SessionStore::new(limits());
+    s.track_changes();
+    s.append("a1", vec![ev("a", "a1", 10, EventKind::Cart)], 0);
+    s.append("b1", vec![ev("b", "b1", 10, EventKind::View)], 0);
+    assert_eq!(s.evict_expired(2_000), 2);
+    let full = dir.path().join("full.json");
+    s.copy().snapshot(&full, 2_000).expect("full");
+    // Only b changes after the full copy.
+    s.append("b2", vec![ev("b", "b2", 3_000, EventKind::Purchase)], 3_000);
+    assert_eq!(s.evict_expired(5_000), 1);
+    let users_in = |p: &std::path::Path| -> Vec<String> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json");
+        let mut u: Vec<String> = v["users"]
+            .as_object()
+            .expect("users")
+            .keys()
+            .cloned()
+            .collect();
+        u.sort();
+        u
+    };
+    let d1 = dir.path().join("d1.json");
+    s.copy_changes().snapshot(&d1, 5_000).expect("delta");
+    assert_eq!(users_in(&d1), vec!["b".to_string()], "only user b");
+    assert_eq!(users_in(&full), vec!["a".to_string(), "b".to_string()]);
+    // Nothing changed since: an empty change set.
+    let d2 = dir.path().join("d2.json");
+    s.copy_changes().snapshot(&d2, 5_000).expect("delta 2");
+    assert!(users_in(&d2).is_empty());
+    let whole = dir.path().join("whole.json");
+    s.copy().snapshot(&whole, 5_000).expect("whole");
+
+    let from_chain = SessionStore::new(limits());
+    from_chain
+        .restore_chain(&[full.clone(), d1.clone()], 5_000)
+        .expect("chain");
+    let from_full = SessionStore::new(limits());
+    from_full.restore(&whole, 5_000).expect("whole");
+    for (store, name) in [(&from_chain, "chain"), (&from_full, "full")] {
+        let b = store.append("b3", vec![ev("b", "b3", 9_000, EventKind::View)], 9_000);
+        assert_eq!(b.history.sessions, 2, "{name}");
+        assert_eq!(b.history.purchases, 1, "{name}");
+        let a = store.append("a2", vec![ev("a", "a2", 9_000, EventKind::View)], 9_000);
+        assert_eq!(a.history.carts, 1, "{name}");
+    }
+    // A missing link is an error naming the file.
+    let e = SessionStore::new(limits())
+        .restore_chain(&[full, dir.path().join("missing.json")], 5_000)
+        .expect_err("missing");
+    assert!(e.to_string().contains("missing.json"), "{e}");
+}

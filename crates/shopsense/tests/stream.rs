@@ -392,12 +392,28 @@ fn processor_restart_from_checkpoint_is_exact() {
     let (k0, k1, k2) = (20_000, 30_000, 50_000);
     let ckpt = dir.path().join("ckpt");
     let mut first = Processor::new(scorer.clone(), cfg);
-    run(&mut first, 0, k1);
-    first.checkpoint(&ckpt, 1).expect("checkpoint");
+    // Three generations: a full one, then two holding only the users changed since the
+    // previous one; the restore reads the chain.
+    run(&mut first, 0, 10_000);
+    first.checkpoint(&ckpt, 1).expect("checkpoint 1");
+    run(&mut first, 10_000, 20_000);
+    first.checkpoint(&ckpt, 2).expect("checkpoint 2");
+    run(&mut first, 20_000, k1);
+    first.checkpoint(&ckpt, 3).expect("checkpoint 3");
+    let users = |g: u32| -> usize {
+        let p = ckpt.join(format!("gen-{g:012}")).join("sessions.json");
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&p).expect("sessions.json")).expect("json");
+        v["users"].as_object().expect("users").len()
+    };
+    let (u1, u2, u3) = (users(1), users(2), users(3));
+    assert!(u1 > 100 && u2 > 0 && u3 > 0, "{u1} {u2} {u3}");
+    // Generation 3 holds fewer users than all seen so far (it is incremental).
+    assert!(u3 < u1 + u2, "{u1} {u2} {u3}");
     run(&mut first, k1, k2);
     drop(first); // killed: the work after the checkpoint is lost
-    let mut second = Processor::new(scorer, cfg);
-    assert_eq!(second.restore(&ckpt).expect("restore"), Some(1));
+    let mut second = Processor::new(scorer.clone(), cfg);
+    assert_eq!(second.restore(&ckpt).expect("restore"), Some(3));
     assert_eq!(second.applied().get(&0), Some(&k1));
     let again = run(&mut second, k0, n);
     let dups = again
@@ -417,6 +433,11 @@ fn processor_restart_from_checkpoint_is_exact() {
         assert_eq!(a, b);
     }
     assert_eq!(second.quality(), reference.quality());
+    // A chain with a generation missing is refused, not restored with users lost.
+    std::fs::remove_dir_all(ckpt.join(format!("gen-{:012}", 2))).expect("remove gen 2");
+    let mut third = Processor::new(scorer, cfg);
+    let e = third.restore(&ckpt).expect_err("gap in the chain");
+    assert!(e.to_string().contains("gen-000000000002"), "{e}");
 }
 
 /// The stream keeps each live session's features incrementally (one push per event); they

@@ -251,12 +251,12 @@ impl InFlight {
 /// Starts writing a copy of the state as `generation` on another thread: the consumer is
 /// held up only for the copy, not for serialising and syncing it.
 fn start_checkpoint(
-    proc_: &Processor,
+    proc_: &mut Processor,
     cfg: &StreamConfig,
     producer: &ThreadedProducer<Ctx>,
     generation: u64,
 ) -> InFlight {
-    let snap = proc_.snapshot();
+    let snap = proc_.snapshot_for(generation);
     let applied = snap.applied().clone();
     let dir = cfg.checkpoint_dir.clone();
     InFlight {
@@ -489,7 +489,7 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
         if due && since_ckpt > 0 && in_flight.is_none() {
             generation += 1;
             let t = Instant::now();
-            in_flight = Some(start_checkpoint(&proc_, &cfg, &producer, generation));
+            in_flight = Some(start_checkpoint(&mut proc_, &cfg, &producer, generation));
             let secs = t.elapsed().as_secs_f64();
             tracing::debug!("checkpoint {generation}: state copied in {secs:.3} s");
             ckpt_max = ckpt_max.max(secs);
@@ -520,7 +520,7 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
     if since_ckpt > 0 {
         generation += 1;
         finish_checkpoint(
-            start_checkpoint(&proc_, &cfg, &producer, generation),
+            start_checkpoint(&mut proc_, &cfg, &producer, generation),
             &cfg,
             &consumer,
             &producer,

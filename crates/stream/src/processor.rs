@@ -13,7 +13,7 @@ use shopsense_features::OnlineSession;
 use shopsense_serve::wire::EventIn;
 use shopsense_serve::{Scorer, SessionStore, StateLimits};
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Processor settings.
@@ -119,9 +119,16 @@ pub struct Counts {
     pub score_hist: [u64; 10],
 }
 
+/// A full checkpoint at least every this many generations; those between hold only the
+/// users whose history changed (restore reads at most this many generations).
+pub const FULL_CHECKPOINT_EVERY: u64 = 32;
+
 #[derive(Serialize, Deserialize)]
 struct Saved {
     format: String,
+    /// The full generation this one's user histories build on (`None`: this one is full).
+    #[serde(default)]
+    base: Option<u64>,
     applied: BTreeMap<i32, i64>,
     watermark_ms: i64,
     #[serde(default)]
@@ -202,6 +209,8 @@ pub struct Processor {
     items: HashMap<String, u64>,
     live: HashMap<String, LiveFeatures>,
     live_swept_ms: i64,
+    /// The full checkpoint generation the next incremental one builds on.
+    chain_base: Option<u64>,
 }
 
 fn limits(cfg: &ProcessorConfig) -> StateLimits {
@@ -233,7 +242,15 @@ impl Processor {
             items: HashMap::new(),
             live: HashMap::new(),
             live_swept_ms: i64::MIN,
+            chain_base: None,
         }
+        .tracking()
+    }
+
+    /// Turns on the store's change tracking (incremental checkpoints).
+    fn tracking(self) -> Self {
+        self.store.track_changes();
+        self
     }
 
     /// The next offset to apply per partition (what to commit to the broker).
@@ -413,18 +430,43 @@ impl Processor {
     }
 
     /// Writes the state into `dir` as a new generation, then points `dir/CURRENT` at it.
-    pub fn checkpoint(&self, dir: &Path, generation: u64) -> Result<(), StreamError> {
-        self.snapshot().write(dir, generation)
+    pub fn checkpoint(&mut self, dir: &Path, generation: u64) -> Result<(), StreamError> {
+        self.snapshot_for(generation).write(dir, generation)
+    }
+
+    /// A copy of the state to be written as `generation` ([`Checkpoint::write`]): full every
+    /// [`FULL_CHECKPOINT_EVERY`] generations (and first after a start or restore),
+    /// otherwise with only the user histories changed since the previous copy, so a
+    /// checkpoint costs O(live sessions + changed users), not O(users ever seen).
+    /// Generations must be written in order, each one before the next copy.
+    pub fn snapshot_for(&mut self, generation: u64) -> Checkpoint {
+        let full = self
+            .chain_base
+            .is_none_or(|b| generation <= b || generation - b >= FULL_CHECKPOINT_EVERY);
+        let (store, base) = if full {
+            self.chain_base = Some(generation);
+            (self.store.copy(), None)
+        } else {
+            (self.store.copy_changes(), self.chain_base)
+        };
+        let mut c = self.snapshot_with(store);
+        c.saved.base = base;
+        c
     }
 
     /// A copy of the whole state (sessions, user summaries, pending outcomes, online model,
     /// counters and applied offsets), to be written by [`Checkpoint::write`] — possibly on
     /// another thread while this processor goes on.
     pub fn snapshot(&self) -> Checkpoint {
+        self.snapshot_with(self.store.copy())
+    }
+
+    fn snapshot_with(&self, store: SessionStore) -> Checkpoint {
         Checkpoint {
-            store: self.store.copy(),
+            store,
             saved: Saved {
                 format: "shopsense-stream-state".into(),
+                base: None,
                 applied: self.applied.clone(),
                 watermark_ms: self.watermark_ms,
                 last_sweep_ms: self.last_sweep_ms,
@@ -456,10 +498,24 @@ impl Processor {
         let saved: Saved = serde_json::from_slice(&text)
             .map_err(|e| StreamError::Checkpoint(format!("{}: {e}", p.display())))?;
         let store = SessionStore::new(limits(&self.cfg));
+        store.track_changes();
+        // An incremental generation: the users of its full base and of every generation
+        // after it, in order; the live sessions of this one.
+        let first = saved.base.unwrap_or(generation);
+        if first > generation {
+            return Err(StreamError::Checkpoint(format!(
+                "{}: base generation {first} is after {generation}",
+                p.display()
+            )));
+        }
+        let chain: Vec<PathBuf> = (first..=generation)
+            .map(|g| dir.join(format!("gen-{g:012}")).join("sessions.json"))
+            .collect();
         store
-            .restore(&gen_dir.join("sessions.json"), saved.watermark_ms)
+            .restore_chain(&chain, saved.watermark_ms)
             .map_err(|e| StreamError::Checkpoint(e.to_string()))?;
         self.store = store;
+        self.chain_base = None;
         self.applied = saved.applied;
         self.watermark_ms = saved.watermark_ms;
         self.last_sweep_ms = saved.last_sweep_ms;
@@ -489,7 +545,7 @@ impl Checkpoint {
     }
 
     /// Writes the state into `dir` as a new generation (synced), then points `dir/CURRENT`
-    /// at it and removes older generations.
+    /// at it and removes the generations it no longer needs (all before its full base).
     pub fn write(&self, dir: &Path, generation: u64) -> Result<(), StreamError> {
         let io = |what: &str, e: std::io::Error| StreamError::Checkpoint(format!("{what}: {e}"));
         let gen_dir = dir.join(format!("gen-{generation:012}"));
@@ -511,11 +567,15 @@ impl Checkpoint {
         std::fs::write(&tmp, format!("gen-{generation:012}"))
             .map_err(|e| io(&tmp.display().to_string(), e))?;
         std::fs::rename(&tmp, dir.join("CURRENT")).map_err(|e| io("CURRENT", e))?;
-        // Older generations are no longer needed.
+        // Generations outside this one's chain (its full base up to it) are no longer needed.
+        let keep = self.saved.base.unwrap_or(generation)..=generation;
         if let Ok(rd) = std::fs::read_dir(dir) {
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
-                if name.starts_with("gen-") && name != format!("gen-{generation:012}") {
+                let Some(g) = name.strip_prefix("gen-") else {
+                    continue;
+                };
+                if !g.parse::<u64>().is_ok_and(|g| keep.contains(&g)) {
                     let _ = std::fs::remove_dir_all(e.path());
                 }
             }
