@@ -403,7 +403,10 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
             rewind_new_partitions(&consumer, &cfg.topic, &proc_, &mut rewound);
             rewind_pending = false;
         }
-        match consumer.poll(Duration::from_millis(50)) {
+        let polled = consumer.poll(Duration::from_millis(50));
+        // One clock read per message for the loop's own timers.
+        let tick = Instant::now();
+        match polled {
             None => {
                 rewind_pending = true;
                 if let Some(idle) = cfg.idle_exit {
@@ -442,10 +445,10 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
                     Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => t,
                     Timestamp::NotAvailable => 0,
                 };
-                started.get_or_insert_with(Instant::now);
+                started.get_or_insert(tick);
                 messages += 1;
-                last_msg = Instant::now();
-                ended = last_msg;
+                last_msg = tick;
+                ended = tick;
                 let payload = m.payload().unwrap_or(&[]);
                 match proc_.process(m.partition(), m.offset(), payload, now) {
                     Outcome::Scored(s) => {
@@ -471,7 +474,7 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
                     }
                 }
                 since_ckpt += 1;
-                first_uncommitted.get_or_insert_with(Instant::now);
+                first_uncommitted.get_or_insert(tick);
             }
         }
         if in_flight.as_ref().is_some_and(|f| f.ready(&producer)) {
@@ -484,7 +487,8 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
             }
         }
         let due = since_ckpt >= cfg.checkpoint_every
-            || first_uncommitted.is_some_and(|t| t.elapsed() >= cfg.checkpoint_interval);
+            || first_uncommitted
+                .is_some_and(|t| tick.saturating_duration_since(t) >= cfg.checkpoint_interval);
         // One checkpoint at a time: a due one waits until the previous one is committed.
         if due && since_ckpt > 0 && in_flight.is_none() {
             generation += 1;
@@ -498,8 +502,8 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
             since_ckpt = 0;
             first_uncommitted = None;
         }
-        if last_lag.elapsed() >= Duration::from_secs(2) {
-            last_lag = Instant::now();
+        if tick.saturating_duration_since(last_lag) >= Duration::from_secs(2) {
+            last_lag = tick;
             let mut lag = 0i64;
             for (&p, &o) in proc_.applied() {
                 // The high watermarks the fetches brought back (no broker round trip).
@@ -509,8 +513,8 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
             }
             live.lag.store(lag as u64, Ordering::Relaxed);
         }
-        if last_publish.elapsed() >= Duration::from_millis(500) {
-            last_publish = Instant::now();
+        if tick.saturating_duration_since(last_publish) >= Duration::from_millis(500) {
+            last_publish = tick;
             live.publish(&proc_);
         }
     }
