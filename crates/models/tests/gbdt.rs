@@ -255,9 +255,21 @@ fn native_scorer_is_bit_identical_to_lightgbm() {
     zero_missing
         .extra
         .insert("zero_as_missing".into(), "true".into());
-    for params in [small_params(), zero_missing] {
+    // 15 leaves: the QuickScorer path; 100 leaves (more than its 64-bit masks hold): the
+    // lockstep tree walk.
+    let wide = GbdtParams {
+        num_leaves: 100,
+        n_rounds: 20,
+        min_data_in_leaf: 5,
+        ..small_params()
+    };
+    for (params, scorer) in [
+        (small_params(), "quickscorer"),
+        (zero_missing, "quickscorer"),
+        (wide, "tree-walk"),
+    ] {
         let m = Gbdt::fit(&d, &params).unwrap();
-        assert!(m.uses_native_scorer());
+        assert_eq!(m.native_scorer(), Some(scorer));
         for x in [d.x().clone(), awkward(&d)] {
             let native = m.predict_proba(x.view()).unwrap();
             let lgbm = m.predict_lightgbm(x.view()).unwrap();

@@ -688,6 +688,11 @@ impl Gbdt {
     pub fn uses_native_scorer(&self) -> bool {
         self.native.is_some()
     }
+    /// Which native evaluator scores: `"quickscorer"` (every tree has at most 64 leaves),
+    /// `"tree-walk"`, or `None` (LightGBM's predictor).
+    pub fn native_scorer(&self) -> Option<&'static str> {
+        self.native.as_ref().map(|n| n.scorer_name())
+    }
     /// Probabilities from LightGBM's own predictor (`n_rows × outputs`), for cross-checks.
     pub fn predict_lightgbm(&self, x: MatrixRef<'_>) -> Result<Vec<f64>> {
         x.expect_cols(self.feature_names.len())?;

@@ -131,6 +131,206 @@ pub(crate) struct NativeForest {
     k: usize,
     output: Output,
     trees: Vec<Tree>,
+    /// The same trees in QuickScorer form, when every tree has at most 64 leaves.
+    qs: Option<QuickScorer>,
+}
+
+/// The trees in QuickScorer form (Lucchese et al., SIGIR 2015): for each feature, every
+/// node that tests it, sorted by threshold, with a mask of the leaves (in left-to-right
+/// order) its left subtree holds. A row goes right at exactly the nodes whose threshold is
+/// below its value, so scanning a feature's sorted nodes until the first threshold at or
+/// above the value and clearing those nodes' left-subtree leaves leaves the exit leaf as the
+/// lowest bit still set of each tree's mask. No dependent loads, no unpredictable branches
+/// per node: the tree walk's latency chain is gone.
+#[derive(Debug, Clone)]
+struct QuickScorer {
+    /// The features some node tests, with where their nodes are.
+    used: Vec<UsedFeature>,
+    /// Nodes by feature, each feature's by threshold.
+    nodes: Vec<QsNode>,
+    /// For a value bound for the default direction: the nodes that send it right (not
+    /// default-left), by feature.
+    nan_tree: Vec<u32>,
+    nan_mask: Vec<u64>,
+    /// Leaf value by left-to-right position, per tree.
+    leaves: Vec<Vec<f64>>,
+}
+
+/// One node of [`QuickScorer`]: its threshold, its tree and the mask of the leaves it rules
+/// out when a row goes right.
+#[derive(Debug, Clone, Copy)]
+struct QsNode {
+    threshold: f32,
+    tree: u32,
+    mask: u64,
+}
+
+/// A feature [`QuickScorer`] visits: its nodes are `nodes[start..end]`, those that send its
+/// default-direction values right `nan_tree[nan_start..nan_end]`.
+#[derive(Debug, Clone, Copy)]
+struct UsedFeature {
+    feature: u32,
+    missing: u8,
+    start: u32,
+    end: u32,
+    nan_start: u32,
+    nan_end: u32,
+}
+
+impl QuickScorer {
+    fn build(trees: &[Tree], n_features: usize, missing: &[u8]) -> Option<QuickScorer> {
+        let mut by_feature: Vec<Vec<(f32, u32, u64)>> = vec![Vec::new(); n_features];
+        let mut nan_by_feature: Vec<Vec<(u32, u64)>> = vec![Vec::new(); n_features];
+        let mut leaves = Vec::with_capacity(trees.len());
+        for (t, tree) in trees.iter().enumerate() {
+            let n_leaves = tree.leaves.len();
+            if n_leaves > 64 || n_leaves == 0 {
+                return None;
+            }
+            // Left-to-right position of each leaf, and the positions under each node.
+            let mut pos_of_leaf = vec![u32::MAX; n_leaves];
+            let mut span = vec![(0u32, 0u32); tree.first_leaf];
+            let mut next = 0u32;
+            Self::order(tree, 0, &mut pos_of_leaf, &mut span, &mut next);
+            if next as usize != n_leaves || pos_of_leaf.contains(&u32::MAX) {
+                return None;
+            }
+            let mut by_pos = vec![0.0; n_leaves];
+            for (l, &p) in pos_of_leaf.iter().enumerate() {
+                by_pos[p as usize] = tree.leaves[l];
+            }
+            leaves.push(by_pos);
+            for n in &tree.nodes[..tree.first_leaf] {
+                // Leaves of the left subtree: positions span[left].0 .. span[left].1.
+                let (a, b) = Self::node_span(tree, n.left, &span, &pos_of_leaf);
+                let left_bits = if b - a >= 64 {
+                    u64::MAX
+                } else {
+                    ((1u64 << (b - a)) - 1) << a
+                };
+                let mask = !left_bits;
+                let f = (n.feature & FEATURE_MASK) as usize;
+                by_feature.get_mut(f)?.push((n.threshold, t as u32, mask));
+                if n.feature >> 31 == 0 {
+                    nan_by_feature[f].push((t as u32, mask));
+                }
+            }
+        }
+        let mut qs = QuickScorer {
+            used: Vec::new(),
+            nodes: Vec::new(),
+            nan_tree: Vec::new(),
+            nan_mask: Vec::new(),
+            leaves,
+        };
+        for (f, (mut nodes, nan)) in by_feature.into_iter().zip(nan_by_feature).enumerate() {
+            if nodes.is_empty() {
+                continue;
+            }
+            // Stable: nodes with equal thresholds keep tree order (any order is correct).
+            nodes.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (start, nan_start) = (qs.nodes.len() as u32, qs.nan_tree.len() as u32);
+            qs.nodes
+                .extend(nodes.into_iter().map(|(threshold, tree, mask)| QsNode {
+                    threshold,
+                    tree,
+                    mask,
+                }));
+            for (t, m) in nan {
+                qs.nan_tree.push(t);
+                qs.nan_mask.push(m);
+            }
+            qs.used.push(UsedFeature {
+                feature: f as u32,
+                missing: missing.get(f).copied().unwrap_or(0),
+                start,
+                end: qs.nodes.len() as u32,
+                nan_start,
+                nan_end: qs.nan_tree.len() as u32,
+            });
+        }
+        Some(qs)
+    }
+
+    /// Numbers the leaves under node `i` left to right; records each internal node's span.
+    fn order(tree: &Tree, i: u32, pos: &mut [u32], span: &mut [(u32, u32)], next: &mut u32) {
+        let i = i as usize;
+        if i >= tree.first_leaf {
+            if let Some(p) = pos.get_mut(i - tree.first_leaf) {
+                *p = *next;
+                *next += 1;
+            }
+            return;
+        }
+        let start = *next;
+        let n = tree.nodes[i];
+        Self::order(tree, n.left, pos, span, next);
+        Self::order(tree, n.right, pos, span, next);
+        span[i] = (start, *next);
+    }
+
+    fn node_span(tree: &Tree, i: u32, span: &[(u32, u32)], pos: &[u32]) -> (u32, u32) {
+        let i = i as usize;
+        if i >= tree.first_leaf {
+            let p = pos[i - tree.first_leaf];
+            (p, p + 1)
+        } else {
+            span[i]
+        }
+    }
+
+    /// Adds every tree's output for the raw input row `row` to `acc[t % k]`, in tree order.
+    ///
+    /// Only the features some node tests are visited, and the row is read as given: the
+    /// rules of [`NativeForest::prepare`] (LightGBM's zero band, the missing type of each
+    /// feature) are applied to those values here.
+    #[inline]
+    fn add_row(&self, row: &[f32], masks: &mut [u64], acc: &mut [f64], k: usize) {
+        masks.fill(u64::MAX);
+        for u in &self.used {
+            // A column the input lacks reads as a plain 0 (as `prepare` leaves it).
+            let (v, nan, zero) = match row.get(u.feature as usize) {
+                Some(&v) => (v, v.is_nan(), !v.is_nan() && f64::from(v).abs() <= K_ZERO),
+                None => (0.0, false, false),
+            };
+            let default_way = match u.missing {
+                MISSING_NAN => nan,
+                MISSING_ZERO => nan | zero,
+                _ => false,
+            };
+            if default_way {
+                let (a, b) = (u.nan_start as usize, u.nan_end as usize);
+                for (&t, &m) in self.nan_tree[a..b].iter().zip(&self.nan_mask[a..b]) {
+                    if let Some(x) = masks.get_mut(t as usize) {
+                        *x &= m;
+                    }
+                }
+            } else {
+                let v = if nan | zero { 0.0 } else { v };
+                for e in &self.nodes[u.start as usize..u.end as usize] {
+                    if e.threshold >= v {
+                        break;
+                    }
+                    if let Some(m) = masks.get_mut(e.tree as usize) {
+                        *m &= e.mask;
+                    }
+                }
+            }
+        }
+        if k == 1 {
+            // One running sum in a register (the same additions in the same order as
+            // `acc[0] += …` per tree, which would chain every tree through memory).
+            let mut sum = acc[0];
+            for (m, l) in masks.iter().zip(&self.leaves) {
+                sum += l[m.trailing_zeros() as usize];
+            }
+            acc[0] = sum;
+        } else {
+            for (t, (m, l)) in masks.iter().zip(&self.leaves).enumerate() {
+                acc[t % k] += l[m.trailing_zeros() as usize];
+            }
+        }
+    }
 }
 
 fn field<'a>(block: &'a str, key: &str) -> Option<&'a str> {
@@ -253,12 +453,15 @@ impl NativeForest {
         if trees.is_empty() || trees.len() % k != 0 {
             return None;
         }
+        let missing: Vec<u8> = missing_of.into_iter().map(|m| m.unwrap_or(0)).collect();
+        let qs = QuickScorer::build(&trees, n_features, &missing);
         Some(NativeForest {
             n_features,
-            missing: missing_of.into_iter().map(|m| m.unwrap_or(0)).collect(),
+            missing,
             k,
             output,
             trees,
+            qs,
         })
     }
 
@@ -284,6 +487,15 @@ impl NativeForest {
         }
     }
 
+    /// `"quickscorer"` or `"tree-walk"`.
+    pub(crate) fn scorer_name(&self) -> &'static str {
+        if self.qs.is_some() {
+            "quickscorer"
+        } else {
+            "tree-walk"
+        }
+    }
+
     /// Scores every row: `n_rows × k` values, row-major (raw scores or probabilities).
     pub(crate) fn predict(&self, x: MatrixRef<'_>, raw: bool) -> Vec<f64> {
         let (k, p) = (self.k, self.n_features);
@@ -293,15 +505,25 @@ impl NativeForest {
             .enumerate()
             .for_each(|(b, dst)| {
                 let nb = dst.len() / k;
-                let mut feats = vec![0f32; nb * p];
-                for r in 0..nb {
-                    let row = x.row(b * BLOCK + r);
-                    let f = &mut feats[r * p..(r + 1) * p];
-                    self.prepare(row, f, cols);
-                }
-                for (t, tree) in self.trees.iter().enumerate() {
-                    let c = t % k;
-                    tree.add_block(&feats, p, &mut dst[c..], k, nb);
+                match &self.qs {
+                    Some(qs) => {
+                        let mut masks = vec![0u64; self.trees.len()];
+                        for (r, acc) in dst.chunks_mut(k).enumerate() {
+                            qs.add_row(x.row(b * BLOCK + r), &mut masks, acc, k);
+                        }
+                    }
+                    None => {
+                        let mut feats = vec![0f32; nb * p];
+                        for r in 0..nb {
+                            let row = x.row(b * BLOCK + r);
+                            let f = &mut feats[r * p..(r + 1) * p];
+                            self.prepare(row, f, cols);
+                        }
+                        for (t, tree) in self.trees.iter().enumerate() {
+                            let c = t % k;
+                            tree.add_block(&feats, p, &mut dst[c..], k, nb);
+                        }
+                    }
                 }
                 if !raw {
                     for o in dst.chunks_mut(k) {
