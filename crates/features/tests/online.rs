@@ -31,6 +31,24 @@ fn check(t: &EventTable, s: &Sessions, spec: &FeatureSpec, sample: &[usize]) -> 
     let rows: Vec<usize> = (0..all.len()).collect();
     let m = builder.build(&all, &rows).unwrap();
 
+    // Reusing one matrix block after block (what batch scoring does) gives the same rows:
+    // a larger block first, then halves in reverse order.
+    let mut reused = shopsense_features::FeatureMatrix::default();
+    builder.build_into(&all, &rows, &mut reused).unwrap();
+    let half = rows.len() / 2;
+    for part in [&rows[half..], &rows[..half]] {
+        builder.build_into(&all, part, &mut reused).unwrap();
+        let fresh = builder.build(&all, part).unwrap();
+        assert_eq!(reused.n_rows, part.len());
+        assert_eq!(bits(&reused.data), bits(&fresh.data));
+        assert_eq!(reused.labels, fresh.labels);
+        assert_eq!(reused.session, fresh.session);
+        assert_eq!(
+            bits(&m.data[part[0] * m.n_cols..][..fresh.data.len()]),
+            bits(&fresh.data)
+        );
+    }
+
     let mut k = 0;
     let mut compared = 0;
     for &si in sample {

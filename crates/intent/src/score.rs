@@ -56,9 +56,10 @@ pub fn score_rows_timed(
     let builder = FeatureBuilder::new(t, sessions, &model.encoders, &model.spec, None)?;
     times.prepare_s = clock.elapsed().as_secs_f64();
     let mut out = Vec::with_capacity(rows.len());
+    let mut m = shopsense_features::FeatureMatrix::default();
     for block in rows.chunks(SCORE_BLOCK) {
         let clock = Instant::now();
-        let m = builder.build(prefixes, block)?;
+        builder.build_into(prefixes, block, &mut m)?;
         times.features_s += clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         out.extend(model.loaded.predict(matrix_ref(&m)?)?);
