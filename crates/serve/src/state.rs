@@ -268,13 +268,18 @@ impl SessionStore {
         if let Some(c) = &mut g.changed {
             c.clear();
         }
+        self.copy_of(&g, None)
+    }
+
+    /// A store holding `g`'s sessions and users (untracked), writing only `only` if given.
+    fn copy_of(&self, g: &Inner, only: Option<std::collections::HashSet<String>>) -> SessionStore {
         SessionStore {
             inner: Mutex::new(Inner {
                 sessions: g.sessions.clone(),
                 users: g.users.clone(),
                 by_user: HashMap::new(),
                 changed: None,
-                only: None,
+                only,
             }),
             limits: self.limits,
         }
@@ -297,16 +302,7 @@ impl SessionStore {
             drop(g);
             return self.copy();
         };
-        SessionStore {
-            inner: Mutex::new(Inner {
-                sessions: g.sessions.clone(),
-                users: g.users.clone(),
-                by_user: HashMap::new(),
-                changed: None,
-                only: Some(changed),
-            }),
-            limits: self.limits,
-        }
+        self.copy_of(&g, Some(changed))
     }
 
     /// The session, if live.
