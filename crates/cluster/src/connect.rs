@@ -169,6 +169,16 @@ pub struct Collected {
 /// Runs `query` on the Spark Connect server at `remote` (`sc://host:port`) and collects every
 /// Arrow batch of its result, in order.
 pub async fn sql_collect(remote: &str, query: &str) -> Result<Collected, ClusterError> {
+    sql_collect_in_session(remote, &[], query).await
+}
+
+/// Runs the statements `setup` (for example `SET spark.sql.ansi.enabled=false`), then `query`,
+/// in one Spark session (one session id), and collects the Arrow batches of `query`'s result.
+pub async fn sql_collect_in_session(
+    remote: &str,
+    setup: &[&str],
+    query: &str,
+) -> Result<Collected, ClusterError> {
     let spark_err = |message: String| ClusterError::Spark {
         remote: remote.to_string(),
         message,
@@ -181,11 +191,29 @@ pub async fn sql_collect(remote: &str, query: &str) -> Result<Collected, Cluster
         .await
         .map_err(|e| spark_err(format!("cannot connect to {ep}: {e}")))?;
     let mut grpc = tonic::client::Grpc::new(channel).max_decoding_message_size(MAX_MESSAGE);
+    let session_id = uuid_v4();
+    for stmt in setup {
+        execute(&mut grpc, &session_id, stmt, remote).await?;
+    }
+    execute(&mut grpc, &session_id, query, remote).await
+}
+
+/// One `ExecutePlan` call in session `session_id`, collecting its Arrow batches.
+async fn execute(
+    grpc: &mut tonic::client::Grpc<tonic::transport::Channel>,
+    session_id: &str,
+    query: &str,
+    remote: &str,
+) -> Result<Collected, ClusterError> {
+    let spark_err = |message: String| ClusterError::Spark {
+        remote: remote.to_string(),
+        message,
+    };
     grpc.ready()
         .await
         .map_err(|e| spark_err(format!("not ready: {e}")))?;
     let request = ExecutePlanRequest {
-        session_id: uuid_v4(),
+        session_id: session_id.to_string(),
         user_context: Some(UserContext {
             user_id: "shopsense".into(),
             user_name: "shopsense".into(),

@@ -22,6 +22,9 @@
 #![warn(missing_docs)]
 
 pub mod connect;
+pub mod features;
+
+pub use features::{run_spark_features, SparkFeatures};
 
 use arrow::array::{Array, AsArray};
 use arrow::array::{
@@ -124,9 +127,12 @@ fn sql_str(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\'', "\\'")
 }
 
-/// The Spark SQL plan of the session export over the Parquet store at `store_dir`
-/// (its `events/` folder, read with hive partitions).
-pub fn session_sql(store_dir: &Path, cfg: &JobConfig) -> String {
+/// The first common table expressions of every job over the store at `store_dir`: `ev` (the
+/// store's events in the time window: `t` ms, `f` file, `l` line, `k` kind, `u` user, `sid`
+/// native session or null, `item`, `cat`, `br` (null when empty), `p` price or null) and
+/// `keyed` (each event with its session key: `nat` native or not, `skey` the native id or
+/// `<user>:<n>` for inactivity-gap sessions), ending with a comma.
+pub(crate) fn keyed_ctes(store_dir: &Path, cfg: &JobConfig) -> String {
     let events = store_dir.join("events");
     let path = format!("file://{}", events.display());
     let sid = if cfg.sessions.force_gap {
@@ -135,8 +141,6 @@ pub fn session_sql(store_dir: &Path, cfg: &JobConfig) -> String {
         "session_id"
     };
     let gap = cfg.sessions.gap_ms;
-    let cut = cfg.summary.cut_at_first_purchase;
-    let row = "named_struct('t', t, 'f', f, 'l', l)";
     // The window applies to events before sessions are built, as on the local path.
     let mut window = Vec::new();
     if let Some(f) = cfg.from_ms {
@@ -154,6 +158,7 @@ pub fn session_sql(store_dir: &Path, cfg: &JobConfig) -> String {
         "WITH ev AS (
   SELECT unix_millis(event_time) AS t, source_file AS f, source_line AS l, event_type AS k,
          user_id AS u, {sid} AS sid, item_id AS item,
+         NULLIF(category_id, '') AS cat, NULLIF(brand, '') AS br,
          CASE WHEN isnan(price) THEN NULL ELSE price END AS p
   FROM parquet.`{path}`{window}
 ),
@@ -162,15 +167,26 @@ gap AS (
   FROM ev WHERE sid IS NULL
 ),
 keyed AS (
-  SELECT true AS nat, sid AS skey, t, f, l, k, u, item, p FROM ev WHERE sid IS NOT NULL
+  SELECT true AS nat, sid AS skey, t, f, l, k, u, item, cat, br, p FROM ev WHERE sid IS NOT NULL
   UNION ALL
   SELECT false AS nat,
          concat(u, ':', CAST(1 + sum(brk) OVER (PARTITION BY u ORDER BY t, f, l
                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS STRING)) AS skey,
-         t, f, l, k, u, item, p
+         t, f, l, k, u, item, cat, br, p
   FROM gap
 ),
-marked AS (
+",
+        path = sql_str(&path)
+    )
+}
+
+/// The Spark SQL plan of the session export over the Parquet store at `store_dir`
+/// (its `events/` folder, read with hive partitions).
+pub fn session_sql(store_dir: &Path, cfg: &JobConfig) -> String {
+    let cut = cfg.summary.cut_at_first_purchase;
+    let row = "named_struct('t', t, 'f', f, 'l', l)";
+    format!(
+        "{keyed}marked AS (
   SELECT *, min(CASE WHEN k = 'purchase' THEN {row} END) OVER (PARTITION BY nat, skey) AS fp
   FROM keyed
 ),
@@ -198,7 +214,7 @@ SELECT skey AS session_id,
 FROM flagged
 GROUP BY nat, skey
 ORDER BY first_row",
-        path = sql_str(&path)
+        keyed = keyed_ctes(store_dir, cfg)
     )
 }
 
@@ -459,13 +475,8 @@ impl ClusterSummaries {
     }
 }
 
-/// Runs the session export of the Parquet store at `store_dir` on the Spark Connect server
-/// `remote` (`sc://host:port`) and collects the rows.
-pub fn run_spark(
-    remote: &str,
-    store_dir: &Path,
-    cfg: &JobConfig,
-) -> Result<ClusterSummaries, ClusterError> {
+/// The canonical path of a store directory; fails unless it holds an `events/` folder.
+pub(crate) fn check_store(store_dir: &Path) -> Result<PathBuf, ClusterError> {
     let store_dir = store_dir.canonicalize().map_err(|e| ClusterError::Io {
         path: store_dir.to_path_buf(),
         message: e.to_string(),
@@ -477,22 +488,42 @@ pub fn run_spark(
                 .into(),
         });
     }
-    let sql = session_sql(&store_dir, cfg);
-    let spark_err = |e: String| ClusterError::Spark {
-        remote: remote.to_string(),
-        message: e,
-    };
+    Ok(store_dir)
+}
+
+/// Runs `setup` then `sql` in one Spark session on `remote` and collects the result.
+pub(crate) fn collect(
+    remote: &str,
+    setup: &[&str],
+    sql: &str,
+) -> Result<connect::Collected, ClusterError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| spark_err(e.to_string()))?;
-    tracing::info!(remote, "running the session export on Spark");
-    let got = rt.block_on(connect::sql_collect(remote, &sql))?;
+        .map_err(|e| ClusterError::Spark {
+            remote: remote.to_string(),
+            message: e.to_string(),
+        })?;
+    let got = rt.block_on(connect::sql_collect_in_session(remote, setup, sql))?;
     tracing::info!(
         batches = got.batches.len(),
         bytes = got.bytes,
         "collected the Spark result"
     );
+    Ok(got)
+}
+
+/// Runs the session export of the Parquet store at `store_dir` on the Spark Connect server
+/// `remote` (`sc://host:port`) and collects the rows.
+pub fn run_spark(
+    remote: &str,
+    store_dir: &Path,
+    cfg: &JobConfig,
+) -> Result<ClusterSummaries, ClusterError> {
+    let store_dir = check_store(store_dir)?;
+    let sql = session_sql(&store_dir, cfg);
+    tracing::info!(remote, "running the session export on Spark");
+    let got = collect(remote, &[], &sql)?;
     let mut out = ClusterSummaries::default();
     for b in &got.batches {
         out.append(ClusterSummaries::from_batch(b)?);

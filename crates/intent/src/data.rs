@@ -54,6 +54,18 @@ fn check_part(name: &str, m: &FeatureMatrix, need_both: bool) -> Result<()> {
     Ok(())
 }
 
+/// The checks [`prepare`] makes on its three matrices: none is empty, and training and
+/// validation both hold buyers and non-buyers.
+pub fn check_parts(
+    train: &FeatureMatrix,
+    valid: &FeatureMatrix,
+    test: &FeatureMatrix,
+) -> Result<()> {
+    check_part("training", train, true)?;
+    check_part("validation", valid, true)?;
+    check_part("test", test, false)
+}
+
 /// Prefixes under `spec.protocol`, split by session start.
 pub fn prefixes_and_split(
     t: &EventTable,
@@ -108,9 +120,7 @@ pub fn prepare(
     let valid = part(&split.valid)?;
     let test = part(&split.test)?;
     progress.done();
-    check_part("training", &train, true)?;
-    check_part("validation", &valid, true)?;
-    check_part("test", &test, false)?;
+    check_parts(&train, &valid, &test)?;
     Ok(Prepared {
         spec: spec.clone(),
         prefixes: ps,

@@ -39,9 +39,9 @@ pub use config::{
     default_gbdt_params, CheckpointConfig, ImbalanceChoice, ModelChoice, SessionSettings,
     ThresholdRule, TrainConfig, LOGISTIC_EXCLUDED, SEED_RF_FEATURES,
 };
-pub use data::{prefixes_and_split, prepare, Prepared};
+pub use data::{check_parts, prefixes_and_split, prepare, Prepared};
 pub use error::{IntentError, Result};
-pub use output::{write_features, write_scores};
+pub use output::{write_feature_parts, write_features, write_scores};
 pub use progress::{Progress, Silent};
 pub use report::{build_report, EvalSummary, Metrics};
 pub use score::{
@@ -55,5 +55,5 @@ pub use train::{
 pub use shopsense_eval::Report;
 /// Re-exported so that callers (the CLI) name protocols, calibration and search metrics
 /// without depending on the features and models crates.
-pub use shopsense_features::Protocol;
+pub use shopsense_features::{FeatureSpec, Protocol};
 pub use shopsense_models::{CalibrationMethod, ValidationMetric};

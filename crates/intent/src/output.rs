@@ -181,8 +181,19 @@ pub fn write_scores(
 /// 2 test), `session`, `start_ms`, `label`, then one `f32` column per feature (`NaN` =
 /// missing; an empty field in CSV). Returns the rows written.
 pub fn write_features(path: &Path, prep: &Prepared) -> Result<usize> {
-    let parts: [(u8, &FeatureMatrix); 3] = [(0, &prep.train), (1, &prep.valid), (2, &prep.test)];
-    let names = &prep.train.names;
+    write_feature_parts(path, [&prep.train, &prep.valid, &prep.test])
+}
+
+/// Writes three matrices (train, validation, test) in the format of [`write_features`]; the
+/// matrices must have the same columns. Used for matrices computed elsewhere (on Spark).
+pub fn write_feature_parts(path: &Path, parts: [&FeatureMatrix; 3]) -> Result<usize> {
+    let names = &parts[0].names;
+    if parts.iter().any(|m| &m.names != names) {
+        return Err(IntentError::data(
+            "the train / validation / test matrices have different columns",
+        ));
+    }
+    let parts: [(u8, &FeatureMatrix); 3] = [(0, parts[0]), (1, parts[1]), (2, parts[2])];
     let file = create(path)?;
     let total: usize = parts.iter().map(|(_, m)| m.n_rows).sum();
     if is_csv(path) {

@@ -259,6 +259,10 @@ pub struct FeaturesArgs {
     /// Output: Parquet, or CSV when the name ends in .csv.
     #[arg(long, short)]
     pub out: PathBuf,
+    /// Where the job runs: `local` (in process) or `sc://host:port` (Apache Spark through
+    /// Spark Connect; the input must then be one store made by `shopsense ingest`).
+    #[arg(long, default_value = "local")]
+    pub engine: String,
 }
 
 /// Parses a protocol name.

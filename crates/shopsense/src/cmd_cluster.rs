@@ -1,19 +1,23 @@
-//! `sessionize --engine sc://…`: the session export on Apache Spark (Spark Connect).
+//! `sessionize --engine sc://…` and `features --engine sc://…`: the session export and the
+//! intent feature job on Apache Spark (Spark Connect).
 
-use crate::cli::SessionizeArgs;
+#[cfg(feature = "spark")]
+use crate::cli::InputArgs;
+use crate::cli::{FeaturesArgs, SessionizeArgs};
 use anyhow::{bail, Result};
 
-/// Runs `sessionize` on the engine named by `--engine` (anything but `local`).
+/// The Spark Connect address and the store of a `--engine sc://…` run.
 #[cfg(feature = "spark")]
-pub fn sessionize_on_engine(a: SessionizeArgs, quiet: bool) -> Result<()> {
-    use anyhow::Context;
-    use shopsense_cluster::{Engine, JobConfig};
-    use shopsense_sessions::SummaryOptions;
-    let remote = match Engine::parse(&a.engine)? {
+fn remote_and_store<'a>(
+    engine: &str,
+    input: &'a InputArgs,
+) -> Result<(String, &'a std::path::Path)> {
+    use shopsense_cluster::Engine;
+    let remote = match Engine::parse(engine)? {
         Engine::Spark(r) => r,
         Engine::Local => bail!("--engine local runs in process"),
     };
-    let [store] = a.input.inputs.as_slice() else {
+    let [store] = input.inputs.as_slice() else {
         bail!("--engine {remote}: give exactly one store directory (made by `shopsense ingest`)");
     };
     if !store.join("manifest.json").is_file() {
@@ -22,6 +26,13 @@ pub fn sessionize_on_engine(a: SessionizeArgs, quiet: bool) -> Result<()> {
             store.display()
         );
     }
+    Ok((remote, store))
+}
+
+/// The job settings shared by every engine run: sessions and the time window.
+#[cfg(feature = "spark")]
+fn job_config(input: &InputArgs, cut: bool) -> Result<shopsense_cluster::JobConfig> {
+    use anyhow::Context;
     let time = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
         v.as_deref()
             .map(|s| {
@@ -30,14 +41,21 @@ pub fn sessionize_on_engine(a: SessionizeArgs, quiet: bool) -> Result<()> {
             })
             .transpose()
     };
-    let cfg = JobConfig {
-        sessions: crate::commands::session_config(&a.input)?,
-        summary: SummaryOptions {
-            cut_at_first_purchase: !a.no_cut,
+    Ok(shopsense_cluster::JobConfig {
+        sessions: crate::commands::session_config(input)?,
+        summary: shopsense_sessions::SummaryOptions {
+            cut_at_first_purchase: cut,
         },
-        from_ms: time("--from", &a.input.from)?,
-        to_ms: time("--to", &a.input.to)?,
-    };
+        from_ms: time("--from", &input.from)?,
+        to_ms: time("--to", &input.to)?,
+    })
+}
+
+/// Runs `sessionize` on the engine named by `--engine` (anything but `local`).
+#[cfg(feature = "spark")]
+pub fn sessionize_on_engine(a: SessionizeArgs, quiet: bool) -> Result<()> {
+    let (remote, store) = remote_and_store(&a.engine, &a.input)?;
+    let cfg = job_config(&a.input, !a.no_cut)?;
     let t0 = std::time::Instant::now();
     let sp = crate::progress::spinner("spark job", quiet);
     let res = shopsense_cluster::run_spark(&remote, store, &cfg)?;
@@ -57,9 +75,60 @@ pub fn sessionize_on_engine(a: SessionizeArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+/// Runs `features` on the engine named by `--engine` (anything but `local`): the same three
+/// matrices as the local run, written in the same format.
+#[cfg(feature = "spark")]
+pub fn features_on_engine(
+    a: &FeaturesArgs,
+    spec: &shopsense_intent::FeatureSpec,
+    quiet: bool,
+) -> Result<()> {
+    let (remote, store) = remote_and_store(&a.engine, &a.input)?;
+    let cfg = job_config(&a.input, true)?;
+    let t0 = std::time::Instant::now();
+    let sp = crate::progress::spinner("spark job", quiet);
+    let res = shopsense_cluster::run_spark_features(&remote, store, &cfg, spec)?;
+    if res.train.n_rows + res.valid.n_rows + res.test.n_rows == 0 {
+        bail!(
+            "no session qualifies for protocol {} on {remote}",
+            spec.protocol
+        );
+    }
+    if res.train.n_rows == 0 {
+        bail!("the training part is empty (under {})", spec.protocol);
+    }
+    shopsense_intent::check_parts(&res.train, &res.valid, &res.test)?;
+    sp.set_message("writing");
+    let n = shopsense_intent::write_feature_parts(&a.out, [&res.train, &res.valid, &res.test])?;
+    sp.finish_and_clear();
+    eprintln!(
+        "{n} prefixes ({} train, {} validation, {} test) × {} features -> {} in {:.2} s on {remote}",
+        res.train.n_rows,
+        res.valid.n_rows,
+        res.test.n_rows,
+        spec.features.len(),
+        a.out.display(),
+        t0.elapsed().as_secs_f64(),
+    );
+    Ok(())
+}
+
 /// Without the `spark` feature only `--engine local` exists.
 #[cfg(not(feature = "spark"))]
 pub fn sessionize_on_engine(a: SessionizeArgs, _quiet: bool) -> Result<()> {
+    bail!(
+        "--engine {}: this build has no Spark support (build with --features spark)",
+        a.engine
+    )
+}
+
+/// Without the `spark` feature only `--engine local` exists.
+#[cfg(not(feature = "spark"))]
+pub fn features_on_engine(
+    a: &FeaturesArgs,
+    _spec: &shopsense_intent::FeatureSpec,
+    _quiet: bool,
+) -> Result<()> {
     bail!(
         "--engine {}: this build has no Spark support (build with --features spark)",
         a.engine

@@ -1053,6 +1053,9 @@ fn predict(a: PredictArgs, quiet: bool) -> Result<()> {
 fn features(a: FeaturesArgs, quiet: bool) -> Result<()> {
     let cfg = intent_config(&a.features, &a.input)?;
     let spec = cfg.feature_spec()?;
+    if a.engine.trim() != "local" {
+        return crate::cmd_cluster::features_on_engine(&a, &spec, quiet);
+    }
     let (t, sessions, _) = load_sessions(&a.input, &a.out, quiet)?;
     let bars = Bars::new(quiet);
     let prep = shopsense_intent::prepare(&t, &sessions, &spec, &bars)?;

@@ -1,7 +1,7 @@
-//! `sessionize --engine sc://…` on a real Spark standalone cluster (one master, two workers,
-//! a Spark Connect driver; started by scripts/services/spark.sh) against the local path, row
-//! for row, on the real samples and on synthetic data; and with one executor JVM killed
-//! mid-job.
+//! `sessionize --engine sc://…` and `features --engine sc://…` on a real Spark standalone
+//! cluster (one master, two workers, a Spark Connect driver; started by
+//! scripts/services/spark.sh) against the local path, row for row, on the real samples and on
+//! synthetic data; and with one executor JVM killed mid-job.
 #![cfg(feature = "spark")]
 
 use std::path::{Path, PathBuf};
@@ -55,17 +55,18 @@ fn ingest(store: &Path, files: &[PathBuf]) {
 /// Runs sessionize locally and on Spark with `extra` args; asserts equal outputs row for row
 /// (floats within 1e-9); returns the number of sessions.
 fn compare(store: &Path, remote: &str, extra: &[&str], tag: &str) -> usize {
+    compare_cmd("sessionize", store, remote, extra, tag)
+}
+
+/// Runs `cmd` (sessionize or features) locally and on Spark with `extra` args; asserts equal
+/// CSV outputs row for row (floats within 1e-9); returns the number of rows.
+fn compare_cmd(cmd: &str, store: &Path, remote: &str, extra: &[&str], tag: &str) -> usize {
     let dir = store.parent().unwrap();
     let a = dir.join(format!("{tag}-local.csv"));
     let b = dir.join(format!("{tag}-spark.csv"));
-    ok(bin()
-        .arg("sessionize")
-        .arg(store)
-        .args(extra)
-        .arg("--out")
-        .arg(&a));
+    ok(bin().arg(cmd).arg(store).args(extra).arg("--out").arg(&a));
     let msg = ok(bin()
-        .arg("sessionize")
+        .arg(cmd)
         .arg(store)
         .args(extra)
         .arg("--engine")
@@ -141,6 +142,81 @@ fn spark_equals_local_on_the_real_samples() {
     assert_eq!(n, 14_097);
 }
 
+/// The intent feature job (sessions, prefixes, temporal split, encoders with out-of-fold
+/// priors, user histories, all 65 features) on Spark equals the local matrices.
+#[test]
+fn spark_features_equal_local_on_the_real_samples() {
+    let Some(remote) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    ingest(
+        &store,
+        &[
+            data("rees46/2019-Oct_head.csv"),
+            data("taobao/UserBehavior_head.csv"),
+        ],
+    );
+    let header = |tag: &str| {
+        let f = dir.path().join(format!("{tag}-spark.csv"));
+        let s = std::fs::read_to_string(f).unwrap();
+        s.lines().next().unwrap().split(',').count()
+    };
+    assert_eq!(
+        compare_cmd("features", &store, &remote, &[], "f-full"),
+        18_685
+    );
+    assert_eq!(header("f-full"), 4 + 65);
+    assert_eq!(
+        compare_cmd(
+            "features",
+            &store,
+            &remote,
+            &["--protocol", "early-3"],
+            "f-early3"
+        ),
+        9_363
+    );
+    assert_eq!(
+        compare_cmd(
+            "features",
+            &store,
+            &remote,
+            &[
+                "--protocol",
+                "at-cart",
+                "--features",
+                "top_brand_hash,hour,item_buy_rate_mean,user_prev_purchase_rate"
+            ],
+            "f-atcart"
+        ),
+        2_733
+    );
+    assert_eq!(header("f-atcart"), 4 + 4);
+    // Gap sessions everywhere, China time, Taobao's documented window, another split.
+    assert_eq!(
+        compare_cmd(
+            "features",
+            &store,
+            &remote,
+            &[
+                "--force-gap",
+                "--gap-minutes",
+                "10",
+                "--utc-offset-minutes",
+                "480",
+                "--from",
+                "2017-11-25T00:00:00+08:00",
+                "--to",
+                "2017-12-04T00:00:00+08:00",
+                "--split",
+                "0.5,0.2,0.3",
+            ],
+            "f-window"
+        ),
+        16_848
+    );
+}
+
 #[test]
 fn spark_equals_local_on_synthetic_data() {
     let Some(remote) = remote() else { return };
@@ -156,6 +232,14 @@ fn spark_equals_local_on_synthetic_data() {
     let n = compare(&store, &remote, &[], "synth");
     assert!(n > 40_000, "{n}");
     compare(&store, &remote, &["--force-gap"], "synth-gap");
+    let n = compare_cmd(
+        "features",
+        &store,
+        &remote,
+        &["--protocol", "early-2"],
+        "synth-features",
+    );
+    assert!(n > 10_000, "{n}");
 }
 
 fn get(url: &str) -> String {
