@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Distributed session export benchmark (issue 7): the same job — `shopsense sessionize` of a
-# store of EVENTS synthetic events — run
+# Distributed job benchmark (issue 7): the same job — `shopsense sessionize` (JOB=sessionize,
+# the default) or `shopsense features` (JOB=features: the intent feature matrices) of a store
+# of EVENTS synthetic events — run
 #   1. in process (`--engine local`, the default),
 #   2. on a Spark standalone cluster: master + 2 workers (1 core each) + Spark Connect driver,
 #      through `--engine sc://…`,
 #   3. on Spark local mode (`local[2]`: one JVM, 2 task threads), through the same client.
-#   bench/cluster.sh [EVENTS=40M]
+#   bench/cluster.sh [EVENTS=40M] [JOB=sessionize|features]
 # Peak memory: for the local path the process's peak RSS; for Spark the peak over time of the
 # summed RSS of every Spark JVM (sampled every 0.5 s) plus the client's own peak RSS.
 # The input CSV and the store live in bench-data/ (≈ 5 GB CSV + 0.7 GB Parquet at 40M).
@@ -13,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 EVENTS="${1:-40M}"
+JOB="${2:-sessionize}"
+case "$JOB" in sessionize|features) ;; *) echo "JOB must be sessionize or features" >&2; exit 2 ;; esac
 mkdir -p bench-data
 cargo build --release --quiet -p shopsense
 B=bench-data/shopsense-cluster-bench
@@ -28,14 +31,14 @@ timed() {   # timed NAME CMD… : prints wall, CPU and peak RSS of CMD; its stde
     || { cat "bench-data/$name.err" >&2; exit 1; }
   read -r wall user sys rss < bench-data/time
   printf '%-22s wall %8.2f s  cpu %8.2f s  peak %6d MB  | %s\n' "$name" "$wall" \
-    "$(awk "BEGIN{print $user + $sys}")" "$((rss / 1024))" "$(grep -E 'sessions' "bench-data/$name.err" | tail -1)"
+    "$(awk "BEGIN{print $user + $sys}")" "$((rss / 1024))" "$(grep -E 'sessions|prefixes' "bench-data/$name.err" | tail -1)"
   echo "$rss" > bench-data/last-rss
 }
 
 if [ ! -f "$STORE/manifest.json" ]; then
   timed ingest "$B" ingest "$CSV" --store "$STORE" -q
 fi
-timed local "$B" sessionize "$STORE" --out bench-data/cluster-local.parquet -q
+timed local "$B" "$JOB" "$STORE" --out "bench-data/cluster-$JOB-local.parquet" -q
 
 SERVICE_PIDS=()
 trap 'for p in "${SERVICE_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; true' EXIT
@@ -57,7 +60,7 @@ spark_run() {   # spark_run NAME MASTER(empty = standalone with 2 workers)
   rm -f "$stop"
   ( p=0; while [ ! -f "$stop" ]; do r=$(jvm_rss_kb); [ "$r" -gt "$p" ] && p=$r; echo "$p" > bench-data/jvm-peak; sleep 0.5; done ) &
   local sampler=$!
-  timed "$name" "$B" sessionize "$STORE" --engine "$SHOPSENSE_SPARK_REMOTE" --out "bench-data/cluster-$name.parquet" -q
+  timed "$name" "$B" "$JOB" "$STORE" --engine "$SHOPSENSE_SPARK_REMOTE" --out "bench-data/cluster-$JOB-$name.parquet" -q
   touch "$stop"; wait "$sampler" || true
   peak=$(cat bench-data/jvm-peak)
   printf '%-22s Spark JVMs peak %6d MB + client %6d MB = %6d MB\n' "$name" "$((peak / 1024))" \

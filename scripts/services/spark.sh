@@ -7,7 +7,8 @@
 # SHOPSENSE_SPARK_MASTER=local[2] skips the standalone cluster and runs the Connect server in
 # Spark local mode (the benchmark's "Spark local mode"). Memory: SHOPSENSE_SPARK_WORKER_MEMORY
 # (per worker, default 1400m), SHOPSENSE_SPARK_EXECUTOR_MEMORY (default 1g) and
-# SHOPSENSE_SPARK_DRIVER_MEMORY (default 1g); the benchmark raises them. The session table comes
+# SHOPSENSE_SPARK_DRIVER_MEMORY (default 2g: the tests run several feature jobs at once and the
+# driver holds their broadcast tables); the benchmark raises them. The session table comes
 # back through the driver (Spark Connect collect), so spark.driver.maxResultSize is unlimited
 # by default (SHOPSENSE_SPARK_MAX_RESULT_SIZE) and the driver's memory is the bound.
 #
@@ -51,7 +52,7 @@ _spark_main() {
   fi
   "$home/bin/spark-submit" --class org.apache.spark.sql.connect.service.SparkConnectServer \
     --name "shopsense Spark Connect" --master "$master" \
-    --driver-memory "${SHOPSENSE_SPARK_DRIVER_MEMORY:-1g}" \
+    --driver-memory "${SHOPSENSE_SPARK_DRIVER_MEMORY:-2g}" \
     --conf spark.executor.memory="${SHOPSENSE_SPARK_EXECUTOR_MEMORY:-1g}" \
     --conf spark.executor.cores=1 \
     --conf spark.connect.grpc.binding.port="$cport" \

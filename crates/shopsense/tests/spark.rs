@@ -278,34 +278,27 @@ fn executors(app: &str) -> Vec<(u32, String)> {
     v
 }
 
-#[test]
-fn killing_an_executor_mid_job_still_completes_with_the_same_result() {
-    let Some(remote) = remote() else { return };
-    let ui = std::env::var("SHOPSENSE_SPARK_UI").expect("SHOPSENSE_SPARK_UI with the remote");
-    let apps = get(&format!("{ui}/api/v1/applications"));
-    let app = apps
-        .split('"')
-        .skip_while(|s| *s != "id")
-        .nth(2)
-        .expect("application id from the driver's REST API")
-        .to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("synth.csv");
-    ok(bin()
-        .arg("synth")
-        .arg(data("rees46/2019-Oct_head.csv"))
-        .args(["-n", "1M", "--days", "10", "--out"])
-        .arg(&csv));
-    let store = dir.path().join("store");
-    ingest(&store, &[csv]);
-    let a = dir.path().join("local.csv");
-    ok(bin().arg("sessionize").arg(&store).arg("--out").arg(&a));
-    let b = dir.path().join("spark.csv");
+/// Runs `cmd` on `store` locally, then on Spark while SIGKILLing one executor JVM of `app` as
+/// soon as a job of ours runs; asserts the Spark run still succeeds, the driver noticed the
+/// loss, and the output equals the local one (floats within 1e-9).
+fn kill_one_executor_during(
+    cmd: &str,
+    store: &Path,
+    extra: &[&str],
+    remote: &str,
+    ui: &str,
+    app: &str,
+) {
+    let dir = store.parent().unwrap();
+    let a = dir.join(format!("{cmd}-local.csv"));
+    ok(bin().arg(cmd).arg(store).args(extra).arg("--out").arg(&a));
+    let b = dir.join(format!("{cmd}-spark.csv"));
     let mut child = bin()
-        .arg("sessionize")
-        .arg(&store)
+        .arg(cmd)
+        .arg(store)
+        .args(extra)
         .arg("--engine")
-        .arg(&remote)
+        .arg(remote)
         .arg("--out")
         .arg(&b)
         .spawn()
@@ -317,7 +310,7 @@ fn killing_an_executor_mid_job_still_completes_with_the_same_result() {
             "{ui}/api/v1/applications/{app}/jobs?status=running"
         ));
         if jobs.contains("\"jobId\"") {
-            let ex = executors(&app);
+            let ex = executors(app);
             if let Some((pid, id)) = ex.first() {
                 let st = Command::new("kill")
                     .args(["-9", &pid.to_string()])
@@ -325,7 +318,7 @@ fn killing_an_executor_mid_job_still_completes_with_the_same_result() {
                     .unwrap();
                 assert!(st.success());
                 eprintln!(
-                    "killed executor {id} (pid {pid}) of {app} while a job was running; executors were {ex:?}"
+                    "{cmd}: killed executor {id} (pid {pid}) of {app} while a job was running; executors were {ex:?}"
                 );
                 killed = Some(id.clone());
                 break;
@@ -337,7 +330,7 @@ fn killing_an_executor_mid_job_still_completes_with_the_same_result() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let status = child.wait().unwrap();
-    assert!(status.success(), "spark sessionize failed after the kill");
+    assert!(status.success(), "spark {cmd} failed after the kill");
     let killed = killed.expect("the job ended before an executor could be killed");
     let all = get(&format!("{ui}/api/v1/applications/{app}/allexecutors"));
     let removed = all
@@ -356,7 +349,7 @@ fn killing_an_executor_mid_job_still_completes_with_the_same_result() {
                 .ok()
         })
         .sum();
-    eprintln!("executor {killed} removed by the driver: {removed}; failed tasks (all stages so far): {failed}");
+    eprintln!("{cmd}: executor {killed} removed by the driver: {removed}; failed tasks (all stages so far): {failed}");
     assert!(removed, "the driver did not notice the killed executor");
     let (la, lb) = (
         std::fs::read_to_string(&a).unwrap(),
@@ -367,15 +360,54 @@ fn killing_an_executor_mid_job_still_completes_with_the_same_result() {
         if x != y {
             let fx: Vec<&str> = x.split(',').collect();
             let fy: Vec<&str> = y.split(',').collect();
+            assert_eq!(fx.len(), fy.len(), "row {i}: {x} vs {y}");
             for (u, v) in fx.iter().zip(&fy) {
                 if u != v {
                     let (p, q): (f64, f64) = (u.parse().unwrap(), v.parse().unwrap());
                     assert!(
                         (p - q).abs() <= 1e-9 * p.abs().max(1.0),
-                        "row {i}: {x} vs {y}"
+                        "{cmd} row {i}: {x} vs {y}"
                     );
                 }
             }
         }
     }
+}
+
+/// The session export (1M events) and then the feature job (200k events), each with one
+/// executor killed mid-job, still complete with the local result.
+#[test]
+fn killing_an_executor_mid_job_still_completes_with_the_same_result() {
+    let Some(remote) = remote() else { return };
+    let ui = std::env::var("SHOPSENSE_SPARK_UI").expect("SHOPSENSE_SPARK_UI with the remote");
+    let apps = get(&format!("{ui}/api/v1/applications"));
+    let app = apps
+        .split('"')
+        .skip_while(|s| *s != "id")
+        .nth(2)
+        .expect("application id from the driver's REST API")
+        .to_string();
+    let synth_store = |n: &str, days: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("synth.csv");
+        ok(bin()
+            .arg("synth")
+            .arg(data("rees46/2019-Oct_head.csv"))
+            .args(["-n", n, "--days", days, "--out"])
+            .arg(&csv));
+        let store = dir.path().join("store");
+        ingest(&store, &[csv]);
+        (dir, store)
+    };
+    let (_d1, store) = synth_store("1M", "10");
+    kill_one_executor_during("sessionize", &store, &[], &remote, &ui, &app);
+    let (_d2, store) = synth_store("200k", "5");
+    kill_one_executor_during(
+        "features",
+        &store,
+        &["--protocol", "early-2"],
+        &remote,
+        &ui,
+        &app,
+    );
 }
