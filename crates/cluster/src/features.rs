@@ -599,6 +599,34 @@ mod tests {
         assert!(codes_table(&[]).contains("NULL"));
     }
 
+    /// Every feature of the local definition has a Spark expression (a feature added locally
+    /// without one fails here, without a Spark server), and every setting reaches the plan.
+    #[test]
+    fn every_feature_has_a_spark_expression() {
+        let cfg = JobConfig {
+            sessions: Default::default(),
+            summary: Default::default(),
+            from_ms: None,
+            to_ms: Some(42),
+        };
+        let spec = FeatureSpec {
+            protocol: Protocol::AtCart,
+            utc_offset_minutes: 480,
+            ..Default::default()
+        };
+        let sql = feature_sql(Path::new("/s"), &cfg, &spec, &[("c1".into(), 7.0)], &[]).unwrap();
+        for f in ALL_FEATURES {
+            assert!(sql.contains(&format!(" AS `{}`", f.name)), "{}", f.name);
+        }
+        assert!(sql.contains("coalesce(fcp + 1, 0)"));
+        assert!(sql.contains("+ 28800000)"));
+        assert!(sql.contains("unix_millis(event_time) < 42"));
+        assert!(sql.contains("('c1', CAST(7 AS FLOAT))"));
+        let early = FeatureSpec::with_protocol(Protocol::EarlyK(4));
+        let sql = feature_sql(Path::new("/s"), &cfg, &early, &[], &[]).unwrap();
+        assert!(sql.contains("THEN 4 ELSE 0 END"));
+    }
+
     #[test]
     fn user_folds_are_refused() {
         let spec = FeatureSpec {

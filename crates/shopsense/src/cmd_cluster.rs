@@ -94,9 +94,6 @@ pub fn features_on_engine(
             spec.protocol
         );
     }
-    if res.train.n_rows == 0 {
-        bail!("the training part is empty (under {})", spec.protocol);
-    }
     shopsense_intent::check_parts(&res.train, &res.valid, &res.test)?;
     sp.set_message("writing");
     let n = shopsense_intent::write_feature_parts(&a.out, [&res.train, &res.valid, &res.test])?;

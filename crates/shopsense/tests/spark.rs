@@ -101,9 +101,8 @@ fn compare_cmd(cmd: &str, store: &Path, remote: &str, extra: &[&str], tag: &str)
     ra.len() - 1
 }
 
-#[test]
-fn spark_equals_local_on_the_real_samples() {
-    let Some(remote) = remote() else { return };
+/// A store of the REES46 and Taobao samples in a fresh temporary directory.
+fn samples_store() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     ingest(
@@ -113,6 +112,13 @@ fn spark_equals_local_on_the_real_samples() {
             data("taobao/UserBehavior_head.csv"),
         ],
     );
+    (dir, store)
+}
+
+#[test]
+fn spark_equals_local_on_the_real_samples() {
+    let Some(remote) = remote() else { return };
+    let (_dir, store) = samples_store();
     // REES46 has native session ids, Taobao gets gap sessions.
     assert_eq!(compare(&store, &remote, &[], "samples"), 5_066 + 14_122);
     assert_eq!(
@@ -147,15 +153,7 @@ fn spark_equals_local_on_the_real_samples() {
 #[test]
 fn spark_features_equal_local_on_the_real_samples() {
     let Some(remote) = remote() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    ingest(
-        &store,
-        &[
-            data("rees46/2019-Oct_head.csv"),
-            data("taobao/UserBehavior_head.csv"),
-        ],
-    );
+    let (dir, store) = samples_store();
     let header = |tag: &str| {
         let f = dir.path().join(format!("{tag}-spark.csv"));
         let s = std::fs::read_to_string(f).unwrap();
