@@ -24,8 +24,9 @@ pub enum ModelChoice {
     /// six reference features only ([`SEED_RF_FEATURES`]).
     SeedRf,
     /// Train every family in [`ModelChoice::CANDIDATES`] and keep the one with the best
-    /// validation PR-AUC (ties: validation ROC-AUC, then candidate order). The test part
-    /// plays no role in the choice; the bundle records the family chosen.
+    /// mean PR-AUC over the rolling-origin folds of the training part and the validation
+    /// part (ties: the same mean of ROC-AUC, then candidate order). The test part plays no
+    /// role in the choice; the bundle records the family chosen and every candidate's scores.
     Auto,
 }
 

@@ -48,8 +48,8 @@ pub use score::{
     evaluate, score_all, score_rows, score_rows_timed, EvalOutcome, EvalRows, ScoreTimes, Scored,
 };
 pub use train::{
-    choose_auto, fit, search_space, train, AutoCandidate, AutoChoice, TrainOutcome, TrainSummary,
-    AUTO_RULE,
+    choose_auto, fit, search_space, train, AutoCandidate, AutoChoice, FoldScore, TrainOutcome,
+    TrainSummary, AUTO_RULE,
 };
 
 pub use shopsense_eval::Report;

@@ -66,10 +66,51 @@ pub struct AutoCandidate {
     pub n_features: usize,
     /// Metrics of its (calibrated) validation predictions at its own threshold.
     pub validation: Metrics,
-    /// Wall seconds of its data preparation (when it needed its own) and fit up to the
-    /// validation metrics.
+    /// Wall seconds of its data preparation (when it needed its own), its rolling-origin
+    /// folds and its fit up to the validation metrics.
     #[serde(default)]
     pub seconds: f64,
+    /// Its scores on the rolling-origin folds inside the training part (empty when the
+    /// training part is too small for `cv_folds` folds with both outcomes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folds: Vec<FoldScore>,
+}
+
+/// One candidate's score on one rolling-origin fold: fitted on the fold's earlier training
+/// sessions (encoders refitted on that window), scored on the block after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldScore {
+    /// Rows the fold scores.
+    pub rows: usize,
+    /// Positive rows among them.
+    pub positives: usize,
+    /// PR-AUC (average precision) of the uncalibrated scores.
+    pub pr_auc: Option<f64>,
+    /// ROC-AUC of the uncalibrated scores.
+    pub roc_auc: Option<f64>,
+}
+
+impl AutoCandidate {
+    /// The means [`choose_auto`] ranks by: `(PR-AUC, ROC-AUC)`, each averaged over the
+    /// rolling-origin folds and the validation part (one value per block; a missing or
+    /// `NaN` metric counts as absent, and a candidate with none ranks lowest).
+    pub fn selection_score(&self) -> (f64, f64) {
+        let mean = |vals: Vec<Option<f64>>| {
+            let v: Vec<f64> = vals.into_iter().flatten().filter(|x| !x.is_nan()).collect();
+            if v.is_empty() {
+                f64::NEG_INFINITY
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            }
+        };
+        let pr = std::iter::once(self.validation.pr_auc)
+            .chain(self.folds.iter().map(|f| f.pr_auc))
+            .collect();
+        let roc = std::iter::once(self.validation.roc_auc)
+            .chain(self.folds.iter().map(|f| f.roc_auc))
+            .collect();
+        (mean(pr), mean(roc))
+    }
 }
 
 /// What `--model auto` chose and why (stored in the summary and the bundle's params).
@@ -85,16 +126,18 @@ pub struct AutoChoice {
 
 /// The rule of [`choose_auto`], as recorded.
 pub const AUTO_RULE: &str =
-    "max validation PR-AUC, ties by validation ROC-AUC, then candidate order (gbdt, logistic, seed-rf)";
+    "max mean PR-AUC over the rolling-origin folds of the training part and the validation part, \
+     ties by the same mean of ROC-AUC, then candidate order (gbdt, logistic, seed-rf)";
 
-/// Index of the candidate `auto` keeps: the largest validation PR-AUC, ties broken by the
-/// validation ROC-AUC, then by the earlier candidate. A missing metric ranks lowest. `None`
-/// for no candidates.
+/// Index of the candidate `auto` keeps: the largest [`AutoCandidate::selection_score`] (mean
+/// PR-AUC over the rolling-origin folds and the validation part), ties broken by the mean
+/// ROC-AUC, then by the earlier candidate. `None` for no candidates.
+///
+/// The folds make the choice steadier than the validation part alone: on the small real
+/// samples the validation part holds a few dozen buyers, and which family wins there moved
+/// with the seed.
 pub fn choose_auto(candidates: &[AutoCandidate]) -> Option<usize> {
-    let key = |c: &AutoCandidate| {
-        let f = |v: Option<f64>| v.filter(|x| !x.is_nan()).unwrap_or(f64::NEG_INFINITY);
-        (f(c.validation.pr_auc), f(c.validation.roc_auc))
-    };
+    let key = AutoCandidate::selection_score;
     let mut best: Option<usize> = None;
     for (i, c) in candidates.iter().enumerate() {
         match best {
@@ -298,17 +341,40 @@ pub fn fit(
                 prepare(t, sessions, &spec, progress)?
             }
         };
+        // The folds are built before the prepared data moves into the fit; they are scored
+        // after it, with the rounds the fit chose on the validation part.
+        let folds = if c.cv_folds >= 2 {
+            progress.step(&format!("{} folds", c.model));
+            let all_rows = |y: &[f32]| -> Result<Vec<usize>> { Ok((0..y.len()).collect()) };
+            let f = fold_data(t, sessions, &p, c.cv_folds, &all_rows);
+            progress.done();
+            match f {
+                Ok(f) => Some(f),
+                Err(IntentError::Data(why)) => {
+                    tracing::info!(model = %c.model, "--model auto without folds: {why}");
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
         let v = fit_validate(t, sessions, &c, p, progress)?;
-        done.push((c, v, clock.elapsed().as_secs_f64()));
+        let scores = match folds {
+            Some((ds, folds)) => fold_scores(&c, &ds, &folds, &v, progress)?,
+            None => Vec::new(),
+        };
+        done.push((c, v, scores, clock.elapsed().as_secs_f64()));
     }
     drop(prep);
     let candidates: Vec<AutoCandidate> = done
-        .iter()
-        .map(|(c, v, secs)| AutoCandidate {
+        .iter_mut()
+        .map(|(c, v, scores, secs)| AutoCandidate {
             model: c.model,
             n_features: v.spec.features.len(),
             validation: v.validation.clone(),
             seconds: *secs,
+            folds: std::mem::take(scores),
         })
         .collect();
     let best = choose_auto(&candidates)
@@ -319,11 +385,46 @@ pub fn fit(
         candidates,
     };
     tracing::info!(chosen = %auto.chosen, "--model auto");
-    let (c, mut v, _) = done.swap_remove(best);
+    let (c, mut v, _, _) = done.swap_remove(best);
     let all: f64 = auto.candidates.iter().map(|c| c.seconds).sum();
     v.seconds.insert("auto_candidates".into(), all);
     drop(done);
     finish(t, sessions, &c, v, Some(auto), progress)
+}
+
+/// Scores `cfg`'s family on each rolling-origin fold of `ds` (see [`fold_data`]): fitted on
+/// the fold's training rows with the settings of the validated fit `v` (a GBDT keeps its
+/// validation-chosen rounds, scaled to the fold's training rows, without early stopping
+/// on the scored block), scored on the block after them.
+fn fold_scores(
+    cfg: &TrainConfig,
+    ds: &Dataset,
+    folds: &[Fold],
+    v: &Validated,
+    progress: &dyn Progress,
+) -> Result<Vec<FoldScore>> {
+    use shopsense_models::metric::{average_precision, roc_auc};
+    let mut out = Vec::with_capacity(folds.len());
+    for (tr, va) in folds {
+        let tr_ds = ds.subset(tr)?;
+        let va_ds = ds.subset(va)?;
+        let mut p = v.params.clone();
+        if let Some(log) = &v.train_log {
+            let scale = tr.len() as f64 / v.train_rows.max(1) as f64;
+            p.n_rounds = ((log.best_iteration as f64 * scale).round() as usize).max(1);
+            p.early_stopping_rounds = None;
+        }
+        let (m, _, _) = fit_model(cfg, &tr_ds, None, &p, None, progress)?;
+        let probs = m.predict_proba(va_ds.x().view())?;
+        let y = va_ds.labels();
+        out.push(FoldScore {
+            rows: y.len(),
+            positives: y.iter().filter(|&&l| l == 1.0).count(),
+            pr_auc: average_precision(y, &probs, None).ok(),
+            roc_auc: roc_auc(y, &probs, None).ok(),
+        });
+    }
+    Ok(out)
 }
 
 /// A model fitted, calibrated and thresholded on validation; the test part untouched.

@@ -381,10 +381,11 @@ fn bad_bundles_and_settings_are_refused_clearly() {
     assert!(e.contains("both outcomes") || e.contains("empty"), "{e}");
 }
 
-/// `--model auto` chooses on validation only: every candidate's recorded validation metrics
-/// equal those of that family trained alone, the choice is the argmax of the recorded
-/// validation PR-AUC (ties: ROC-AUC), the test part and the bundle are exactly the chosen
-/// family's alone run, and the bundle round-trips bit for bit.
+/// `--model auto` chooses without the test part: every candidate's recorded validation
+/// metrics equal those of that family trained alone, every candidate is scored on the same
+/// rolling-origin folds of the training part, the choice is the argmax of the mean PR-AUC
+/// over folds and validation (ties: ROC-AUC), the test part and the bundle are exactly the
+/// chosen family's alone run, and the bundle round-trips bit for bit.
 #[test]
 fn auto_chooses_on_validation_only_and_round_trips() {
     let (t, s) = rees46();
@@ -398,9 +399,25 @@ fn auto_chooses_on_validation_only_and_round_trips() {
         let auto = out.summary.auto.clone().expect("auto choice recorded");
         let names: Vec<ModelChoice> = auto.candidates.iter().map(|c| c.model).collect();
         assert_eq!(names, ModelChoice::CANDIDATES.to_vec());
-        // The argmax of the recorded validation metrics, computed here independently.
+        // Three folds, the same blocks for every candidate, each with buyers.
+        let blocks = |c: &shopsense_intent::AutoCandidate| -> Vec<(usize, usize)> {
+            c.folds.iter().map(|f| (f.rows, f.positives)).collect()
+        };
+        let first = blocks(&auto.candidates[0]);
+        assert_eq!(first.len(), cfg.cv_folds, "{protocol}: {auto:?}");
+        assert!(first.iter().all(|&(n, p)| p > 0 && p < n), "{first:?}");
+        for c in &auto.candidates {
+            assert_eq!(blocks(c), first, "{protocol} {}", c.model);
+        }
+        // The argmax of the recorded metrics, computed here independently.
         let key = |c: &shopsense_intent::AutoCandidate| {
-            (c.validation.pr_auc.unwrap(), c.validation.roc_auc.unwrap())
+            let k = 1.0 + c.folds.len() as f64;
+            let pr: f64 = c.folds.iter().map(|f| f.pr_auc.unwrap()).sum::<f64>();
+            let roc: f64 = c.folds.iter().map(|f| f.roc_auc.unwrap()).sum::<f64>();
+            (
+                (pr + c.validation.pr_auc.unwrap()) / k,
+                (roc + c.validation.roc_auc.unwrap()) / k,
+            )
         };
         let mut best = &auto.candidates[0];
         for c in &auto.candidates[1..] {
@@ -463,6 +480,7 @@ fn auto_choice_rule_breaks_ties_by_roc_auc_then_order() {
             roc_auc: roc,
             ..base.clone()
         },
+        folds: Vec::new(),
     };
     let (g, l, r) = (
         ModelChoice::Gbdt,
@@ -488,4 +506,21 @@ fn auto_choice_rule_breaks_ties_by_roc_auc_then_order() {
     ];
     assert_eq!(choose_auto(&c), Some(1));
     assert_eq!(choose_auto(&[]), None);
+    // Fold scores count as much as the validation part: the best validation PR-AUC (gbdt,
+    // 0.4) loses to a steadier candidate (logistic: mean of 0.3, 0.3, 0.3 = 0.3 against
+    // gbdt's mean of 0.4, 0.1, 0.1 = 0.2); a missing fold metric is left out of the mean.
+    let fold = |pr: Option<f64>| shopsense_intent::FoldScore {
+        rows: 100,
+        positives: 5,
+        pr_auc: pr,
+        roc_auc: Some(0.5),
+    };
+    let mut g_ = cand(g, Some(0.4), Some(0.7));
+    g_.folds = vec![fold(Some(0.1)), fold(Some(0.1))];
+    let mut l_ = cand(l, Some(0.3), Some(0.7));
+    l_.folds = vec![fold(Some(0.3)), fold(None), fold(Some(0.3))];
+    assert!((g_.selection_score().0 - 0.2).abs() < 1e-12);
+    assert!((l_.selection_score().0 - 0.3).abs() < 1e-12);
+    assert_eq!(choose_auto(&[g_.clone(), l_]), Some(1));
+    assert_eq!(choose_auto(&[g_]), Some(0));
 }

@@ -848,18 +848,22 @@ fn train_intent(a: TrainIntentArgs, quiet: bool) -> Result<()> {
             .candidates
             .iter()
             .map(|c| {
+                let (pr, roc) = c.selection_score();
                 format!(
-                    "{} {}/{} ({:.1} s)",
+                    "{} {}/{} (validation {}/{}, {} folds; {:.1} s)",
                     c.model,
+                    fmt_opt(Some(pr).filter(|x| x.is_finite())),
+                    fmt_opt(Some(roc).filter(|x| x.is_finite())),
                     fmt_opt(c.validation.pr_auc),
                     fmt_opt(c.validation.roc_auc),
+                    c.folds.len(),
                     c.seconds
                 )
             })
             .collect();
         writeln!(
             out,
-            "auto        chose {} by validation PR-AUC/ROC-AUC: {}",
+            "auto        chose {} by mean PR-AUC/ROC-AUC over folds + validation: {}",
             au.chosen,
             c.join(", ")
         )?;
