@@ -348,25 +348,28 @@ pub fn fit(
             let all_rows = |y: &[f32]| -> Result<Vec<usize>> { Ok((0..y.len()).collect()) };
             let f = fold_data(t, sessions, &p, c.cv_folds, &all_rows);
             progress.done();
-            match f {
-                Ok(f) => Some(f),
-                Err(IntentError::Data(why)) => {
-                    tracing::info!(model = %c.model, "--model auto without folds: {why}");
-                    None
-                }
-                Err(e) => return Err(e),
-            }
+            f.map_err(|e| tracing::info!(model = %c.model, "--model auto without folds: {e}"))
+                .ok()
         } else {
             None
         };
         let v = fit_validate(t, sessions, &c, p, progress)?;
         let scores = match folds {
-            Some((ds, folds)) => fold_scores(&c, &ds, &folds, &v, progress)?,
+            Some((ds, folds)) => fold_scores(&c, &ds, &folds, &v, progress)
+                .map_err(|e| tracing::info!(model = %c.model, "--model auto without folds: {e}"))
+                .unwrap_or_default(),
             None => Vec::new(),
         };
         done.push((c, v, scores, clock.elapsed().as_secs_f64()));
     }
     drop(prep);
+    // Folds count only when every candidate has them (a training part too small for the
+    // folds leaves the choice to the validation part alone, as for every candidate).
+    if done.iter().any(|d| d.2.is_empty()) {
+        for d in &mut done {
+            d.2.clear();
+        }
+    }
     let candidates: Vec<AutoCandidate> = done
         .iter_mut()
         .map(|(c, v, scores, secs)| AutoCandidate {

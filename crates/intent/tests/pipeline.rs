@@ -457,6 +457,34 @@ fn auto_chooses_on_validation_only_and_round_trips() {
     }
 }
 
+/// When the training part cannot make the folds (here: 60 folds of REES46 early-3, some
+/// without a buyer), `auto` still trains and chooses on the validation part alone, for
+/// every candidate alike.
+#[test]
+fn auto_without_folds_chooses_on_validation() {
+    let (t, s) = rees46();
+    let cfg = TrainConfig {
+        bootstrap_resamples: 0,
+        cv_folds: 60,
+        ..quick("early-3", "auto")
+    };
+    let out = train(&t, &s, &cfg);
+    let auto = out.summary.auto.expect("auto choice recorded");
+    assert!(
+        auto.candidates.iter().all(|c| c.folds.is_empty()),
+        "{auto:?}"
+    );
+    let key = |c: &shopsense_intent::AutoCandidate| {
+        (c.validation.pr_auc.unwrap(), c.validation.roc_auc.unwrap())
+    };
+    let best = auto
+        .candidates
+        .iter()
+        .reduce(|a, b| if key(b) > key(a) { b } else { a })
+        .unwrap();
+    assert_eq!(auto.chosen, best.model);
+}
+
 #[test]
 fn auto_choice_rule_breaks_ties_by_roc_auc_then_order() {
     use shopsense_intent::{choose_auto, AutoCandidate, Metrics};
