@@ -222,7 +222,10 @@ impl<K: Copy + Eq + Default> IdTable<K> {
 
     fn grow_to(&mut self, n: usize, hash: &impl Fn(K) -> u64) {
         let cap = (n.saturating_mul(4) / 3 + 1).next_power_of_two().max(16);
-        let old = std::mem::replace(&mut self.slots, vec![(K::default(), NONE); cap]);
+        let old = std::mem::replace(
+            &mut self.slots,
+            crate::huge::huge_vec(cap, (K::default(), NONE)),
+        );
         self.shift = 64 - cap.trailing_zeros();
         let mask = cap - 1;
         for (k, id) in old {

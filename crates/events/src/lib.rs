@@ -13,6 +13,7 @@
 
 pub mod error;
 pub mod formats;
+pub mod huge;
 pub mod interner;
 pub mod kind;
 pub mod read;
