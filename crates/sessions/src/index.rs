@@ -49,6 +49,95 @@ impl Sessions {
     /// are grouped per user and cut where the time to the previous event of that user is
     /// strictly greater than `gap_ms`.
     pub fn build(t: &EventTable, cfg: &SessionConfig) -> Sessions {
+        match Self::build_native_in_order(t, cfg) {
+            Some(s) => s,
+            None => Self::build_general(t, cfg),
+        }
+    }
+
+    /// The common case of a file with session ids, fast: every row has a native session id
+    /// and the ids were interned in order of first appearance (as reading a file does), so
+    /// the session number of a row is its id, `of_event` is the id column, and grouping is
+    /// one counting sort; the time sort and the users run in parallel. `None` when the table
+    /// is not like that (the general path then gives the same sessions).
+    fn build_native_in_order(t: &EventTable, cfg: &SessionConfig) -> Option<Sessions> {
+        use rayon::prelude::*;
+        let n = t.len();
+        let n_keys = t.sessions.len();
+        if cfg.force_gap || n == 0 || n_keys == 0 || n >= u32::MAX as usize {
+            return None;
+        }
+        // Every id appears, first in increasing order (NONE is larger than any id).
+        let mut next = 0u32;
+        for &s in &t.session {
+            if s == next {
+                next += 1;
+            } else if s > next {
+                return None;
+            }
+        }
+        if next as usize != n_keys {
+            return None;
+        }
+        // Counting sort of rows by id, stable (input order inside a session).
+        let mut offsets = vec![0u32; n_keys + 1];
+        for &s in &t.session {
+            offsets[s as usize + 1] += 1;
+        }
+        for k in 0..n_keys {
+            offsets[k + 1] += offsets[k];
+        }
+        let mut pos = offsets[..n_keys].to_vec();
+        let mut order = vec![0u32; n];
+        for (i, &s) in t.session.iter().enumerate() {
+            let p = &mut pos[s as usize];
+            order[*p as usize] = i as u32;
+            *p += 1;
+        }
+        drop(pos);
+        // Time order inside each session, in parallel over runs of whole sessions.
+        let time = &t.time_ms;
+        let parts = (rayon::current_num_threads() * 8).min(n_keys);
+        let mut chunks: Vec<&mut [u32]> = Vec::with_capacity(parts);
+        let mut rest: &mut [u32] = &mut order;
+        let mut done = 0usize;
+        for j in 1..=parts {
+            let end = offsets[j * n_keys / parts] as usize;
+            let (a, b) = rest.split_at_mut(end - done);
+            chunks.push(a);
+            rest = b;
+            done = end;
+        }
+        chunks.into_par_iter().enumerate().for_each(|(j, chunk)| {
+            let (k0, k1) = ((j * n_keys / parts), ((j + 1) * n_keys / parts));
+            let base = offsets[k0] as usize;
+            for k in k0..k1 {
+                let (a, b) = (offsets[k] as usize - base, offsets[k + 1] as usize - base);
+                let rows = &mut chunk[a..b];
+                if !rows
+                    .windows(2)
+                    .all(|w| time[w[0] as usize] <= time[w[1] as usize])
+                {
+                    rows.sort_by_key(|&r| (time[r as usize], r));
+                }
+            }
+        });
+        let user: Vec<u32> = offsets[..n_keys]
+            .par_iter()
+            .map(|&a| t.user[order[a as usize] as usize])
+            .collect();
+        Some(Sessions {
+            offsets,
+            order,
+            user,
+            native: (0..n_keys as u32).collect(),
+            gap_seq: vec![0; n_keys],
+            of_event: t.session.clone(),
+        })
+    }
+
+    /// [`Sessions::build`] for any table.
+    fn build_general(t: &EventTable, cfg: &SessionConfig) -> Sessions {
         let n = t.len();
         // Step 1: a provisional key per row: native session ids keep their id, rows without
         // one are keyed by user (offset past the session ids) and split by gaps later.
@@ -266,6 +355,44 @@ mod tests {
         assert_eq!(s.events(2), &[3]);
         assert_eq!(s.id(&t, 1), "a:2");
         assert_eq!(s.of_event, vec![0, 0, 1, 2]);
+    }
+
+    /// The fast path for session ids in order of first appearance gives exactly the
+    /// sessions of the general path: out-of-order times, ties, one-event sessions.
+    #[test]
+    fn native_fast_path_equals_the_general_path() {
+        let mut rows = Vec::new();
+        let mut x: u64 = 7;
+        for i in 0..5_000i64 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let sid = format!("s{}", (x >> 33) % 700);
+            let user = format!("u{}", (x >> 40) % 90);
+            rows.push((i * 10 - ((x >> 20) % 3_000) as i64, user, sid));
+        }
+        let refs: Vec<(i64, &str, Option<&str>)> = rows
+            .iter()
+            .map(|(t, u, s)| (*t, u.as_str(), Some(s.as_str())))
+            .collect();
+        let t = table(&refs);
+        let cfg = SessionConfig::default();
+        let fast = Sessions::build_native_in_order(&t, &cfg).expect("fast path taken");
+        let general = Sessions::build_general(&t, &cfg);
+        assert_eq!(fast.offsets, general.offsets);
+        assert_eq!(fast.order, general.order);
+        assert_eq!(fast.user, general.user);
+        assert_eq!(fast.native, general.native);
+        assert_eq!(fast.gap_seq, general.gap_seq);
+        assert_eq!(fast.of_event, general.of_event);
+        assert!(fast.len() > 600);
+        // Not taken: a row without an id, or forced gaps.
+        let mut with_gap = refs.clone();
+        with_gap.push((1, "u1", None));
+        assert!(Sessions::build_native_in_order(&table(&with_gap), &cfg).is_none());
+        let forced = SessionConfig {
+            force_gap: true,
+            ..cfg
+        };
+        assert!(Sessions::build_native_in_order(&t, &forced).is_none());
     }
 
     #[test]
