@@ -172,52 +172,85 @@ pub fn session_summaries(
 ) -> SessionSummaries {
     let n = sessions.len();
     let mut out = SessionSummaries {
-        start_ms: Vec::with_capacity(n),
-        end_ms: Vec::with_capacity(n),
-        events: Vec::with_capacity(n),
-        views: Vec::with_capacity(n),
-        carts: Vec::with_capacity(n),
-        removes: Vec::with_capacity(n),
-        purchases: Vec::with_capacity(n),
-        wishlists: Vec::with_capacity(n),
-        others: Vec::with_capacity(n),
-        label: Vec::with_capacity(n),
-        mean_price: Vec::with_capacity(n),
-        max_price: Vec::with_capacity(n),
-        distinct_items: Vec::with_capacity(n),
-        first_purchase_pos: Vec::with_capacity(n),
-        session_events: Vec::with_capacity(n),
+        start_ms: vec![0; n],
+        end_ms: vec![0; n],
+        events: vec![0; n],
+        views: vec![0; n],
+        carts: vec![0; n],
+        removes: vec![0; n],
+        purchases: vec![0; n],
+        wishlists: vec![0; n],
+        others: vec![0; n],
+        label: vec![false; n],
+        mean_price: vec![0.0; n],
+        max_price: vec![0.0; n],
+        distinct_items: vec![0; n],
+        first_purchase_pos: vec![0; n],
+        session_events: vec![0; n],
     };
-    // Sessions are summarised in parallel a block at a time, so the row-form scratch stays
-    // small however many sessions there are.
-    const BLOCK: usize = 1 << 16;
-    let mut rows: Vec<Row> = Vec::with_capacity(BLOCK.min(n));
-    for start in (0..n).step_by(BLOCK) {
-        let end = (start + BLOCK).min(n);
-        (start..end)
-            .into_par_iter()
-            .map_init(Vec::new, |items, s| {
-                summarise(t, sessions.events(s), opts, items)
-            })
-            .collect_into_vec(&mut rows);
-        for r in &rows {
-            out.start_ms.push(r.start);
-            out.end_ms.push(r.end);
-            out.events.push(r.events);
-            out.views.push(r.counts[0]);
-            out.carts.push(r.counts[1]);
-            out.removes.push(r.counts[2]);
-            out.purchases.push(r.counts[3]);
-            out.wishlists.push(r.counts[4]);
-            out.others.push(r.counts[5]);
-            out.label.push(r.label);
-            out.mean_price.push(r.mean_price);
-            out.max_price.push(r.max_price);
-            out.distinct_items.push(r.distinct);
-            out.first_purchase_pos.push(r.first_purchase);
-            out.session_events.push(r.session_events);
-        }
-    }
+    // Sessions are summarised in parallel, a block at a time, each block writing its own
+    // slice of every column (no row-form copy of all sessions, no serial gather).
+    const BLOCK: usize = 1 << 14;
+    let SessionSummaries {
+        start_ms,
+        end_ms,
+        events,
+        views,
+        carts,
+        removes,
+        purchases,
+        wishlists,
+        others,
+        label,
+        mean_price,
+        max_price,
+        distinct_items,
+        first_purchase_pos,
+        session_events,
+    } = &mut out;
+    let blocks: Vec<_> = start_ms
+        .chunks_mut(BLOCK)
+        .zip(end_ms.chunks_mut(BLOCK))
+        .zip(events.chunks_mut(BLOCK))
+        .zip(views.chunks_mut(BLOCK))
+        .zip(carts.chunks_mut(BLOCK))
+        .zip(removes.chunks_mut(BLOCK))
+        .zip(purchases.chunks_mut(BLOCK))
+        .zip(wishlists.chunks_mut(BLOCK))
+        .zip(others.chunks_mut(BLOCK))
+        .zip(label.chunks_mut(BLOCK))
+        .zip(mean_price.chunks_mut(BLOCK))
+        .zip(max_price.chunks_mut(BLOCK))
+        .zip(distinct_items.chunks_mut(BLOCK))
+        .zip(first_purchase_pos.chunks_mut(BLOCK))
+        .zip(session_events.chunks_mut(BLOCK))
+        .collect();
+    blocks.into_par_iter().enumerate().for_each(
+        |(
+            b,
+            ((((((((((((((st, en), ev), vi), ca), re), pu), wi), ot), la), mp), xp), di), fp), se),
+        )| {
+            let mut items = Vec::new();
+            for j in 0..st.len() {
+                let r = summarise(t, sessions.events(b * BLOCK + j), opts, &mut items);
+                st[j] = r.start;
+                en[j] = r.end;
+                ev[j] = r.events;
+                vi[j] = r.counts[0];
+                ca[j] = r.counts[1];
+                re[j] = r.counts[2];
+                pu[j] = r.counts[3];
+                wi[j] = r.counts[4];
+                ot[j] = r.counts[5];
+                la[j] = r.label;
+                mp[j] = r.mean_price;
+                xp[j] = r.max_price;
+                di[j] = r.distinct;
+                fp[j] = r.first_purchase;
+                se[j] = r.session_events;
+            }
+        },
+    );
     out
 }
 
