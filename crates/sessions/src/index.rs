@@ -79,22 +79,7 @@ impl Sessions {
         if next as usize != n_keys {
             return None;
         }
-        // Counting sort of rows by id, stable (input order inside a session).
-        let mut offsets = vec![0u32; n_keys + 1];
-        for &s in &t.session {
-            offsets[s as usize + 1] += 1;
-        }
-        for k in 0..n_keys {
-            offsets[k + 1] += offsets[k];
-        }
-        let mut pos = offsets[..n_keys].to_vec();
-        let mut order = vec![0u32; n];
-        for (i, &s) in t.session.iter().enumerate() {
-            let p = &mut pos[s as usize];
-            order[*p as usize] = i as u32;
-            *p += 1;
-        }
-        drop(pos);
+        let (offsets, mut order) = group_rows(n, n_keys, |i| t.session[i]);
         // Time order inside each session, in parallel over runs of whole sessions.
         let time = &t.time_ms;
         let parts = (rayon::current_num_threads() * 8).min(n_keys);
@@ -151,21 +136,7 @@ impl Sessions {
             }
         };
         let n_keys = n_native + t.users.len();
-        // Counting sort of rows by key, stable (input order inside a key).
-        let mut count = vec![0u32; n_keys + 1];
-        for i in 0..n {
-            count[key_of(i) as usize + 1] += 1;
-        }
-        for k in 0..n_keys {
-            count[k + 1] += count[k];
-        }
-        let mut pos = count.clone();
-        let mut grouped = vec![0u32; n];
-        for i in 0..n {
-            let k = key_of(i) as usize;
-            grouped[pos[k] as usize] = i as u32;
-            pos[k] += 1;
-        }
+        let (count, mut grouped) = group_rows(n, n_keys, key_of);
         // Step 2: sort each key's rows by time (stable), then cut user keys by gaps.
         // Keys come out in first-appearance order so session numbering follows the input.
         let mut first_row = vec![u32::MAX; n_keys];
@@ -306,6 +277,26 @@ impl Sessions {
     }
 }
 
+/// Counting sort of the rows `0..n` by `key_of(row) < n_keys`, stable (input order inside a
+/// key): `(offsets, rows)`, key `k` holding `rows[offsets[k]..offsets[k + 1]]`.
+fn group_rows(n: usize, n_keys: usize, key_of: impl Fn(usize) -> u32) -> (Vec<u32>, Vec<u32>) {
+    let mut offsets = vec![0u32; n_keys + 1];
+    for i in 0..n {
+        offsets[key_of(i) as usize + 1] += 1;
+    }
+    for k in 0..n_keys {
+        offsets[k + 1] += offsets[k];
+    }
+    let mut pos = offsets[..n_keys].to_vec();
+    let mut rows = vec![0u32; n];
+    for i in 0..n {
+        let p = &mut pos[key_of(i) as usize];
+        rows[*p as usize] = i as u32;
+        *p += 1;
+    }
+    (offsets, rows)
+}
+
 fn has_gap_sessions(s: &Sessions) -> bool {
     s.native.contains(&NONE)
 }
@@ -393,6 +384,36 @@ mod tests {
             ..cfg
         };
         assert!(Sessions::build_native_in_order(&t, &forced).is_none());
+    }
+
+    /// Ids not in order of first appearance, or interned without a row (what filtering a
+    /// table by time leaves), take the general path, and `build` still numbers sessions by
+    /// their first row and skips the empty id.
+    #[test]
+    fn ids_out_of_order_or_without_rows_take_the_general_path() {
+        let rows = [
+            (5, "a", Some("s0")),
+            (1, "a", Some("s1")),
+            (7, "b", Some("s0")),
+        ];
+        let mut t = EventTable::new();
+        t.sessions.intern("s1");
+        t.sessions.intern("unused");
+        for (i, (ms, u, sid)) in rows.iter().enumerate() {
+            let one = table(&[(*ms, *u, *sid)]);
+            let mut ev = one.event(0);
+            ev.source_line = i as u64 + 1;
+            t.push_event(&ev);
+        }
+        let cfg = SessionConfig::default();
+        assert!(Sessions::build_native_in_order(&t, &cfg).is_none());
+        let s = Sessions::build(&t, &cfg);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.id(&t, 0), "s0");
+        assert_eq!(s.events(0), &[0, 2]);
+        assert_eq!(s.id(&t, 1), "s1");
+        assert_eq!(s.events(1), &[1]);
+        assert_eq!(s.of_event, vec![0, 1, 0]);
     }
 
     #[test]
