@@ -166,6 +166,21 @@ impl<'a> MatrixRef<'a> {
             n_cols: self.n_cols,
         }
     }
+    /// The columns `cols` (in that order) of every row, as a new matrix.
+    pub fn select_cols(&self, cols: &[usize]) -> Result<Matrix> {
+        if let Some(&c) = cols.iter().find(|&&c| c >= self.n_cols) {
+            return Err(ModelError::Shape(format!(
+                "column index {c} out of range for {} columns",
+                self.n_cols
+            )));
+        }
+        let mut data = Vec::with_capacity(self.n_rows * cols.len());
+        for i in 0..self.n_rows {
+            let r = self.row(i);
+            data.extend(cols.iter().map(|&c| r[c]));
+        }
+        Matrix::new(data, self.n_rows, cols.len())
+    }
     /// Fails unless the view has `n` columns.
     pub fn expect_cols(&self, n: usize) -> Result<()> {
         if self.n_cols == n {
@@ -367,5 +382,20 @@ pub(crate) fn hash_f32s(h: &mut Xxh3, values: &[f32]) {
             buf.extend_from_slice(&v.to_bits().to_le_bytes());
         }
         h.update(&buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_cols_keeps_the_order_asked_for_and_rejects_bad_indices() {
+        let m = Matrix::new((0..6).map(|v| v as f32).collect(), 2, 3).unwrap();
+        let s = m.view().select_cols(&[2, 0]).unwrap();
+        assert_eq!((s.n_rows(), s.n_cols()), (2, 2));
+        assert_eq!(s.as_slice(), &[2.0, 0.0, 5.0, 3.0]);
+        assert!(m.view().select_cols(&[3]).is_err());
+        assert_eq!(m.view().select_cols(&[]).unwrap().n_cols(), 0);
     }
 }

@@ -7,8 +7,11 @@
 //! class set are fitted on the training part only. User-history counts use only events
 //! strictly before the interaction. LightGBM multiclass with early stopping on the
 //! validation part; class weights or undersampling; metrics on the test part only against a
-//! majority-class baseline and a seed-style baseline (the reference method's small random
-//! forest — 20 trees, depth 5, 1:1 undersampled — one-vs-rest).
+//! majority-class baseline and a seed-style baseline: the reference method, a per-interaction
+//! classifier on the interaction's own attributes ([`SEED_FEATURES`]: time crosses, hashed
+//! category and brand, price) with the seed's small random forest (20 trees, depth 5, 1:1
+//! undersampled), one-vs-rest. The same forests on all of shopsense's features are one of the
+//! learners `auto` chooses from, and their test score is reported next to the baselines.
 
 use crate::covis;
 use crate::data::{kind_level, session_start};
@@ -203,8 +206,14 @@ pub struct NextActionReport {
     pub decision_weights: Vec<f64>,
     /// Majority class (training frequencies as probabilities).
     pub majority: MulticlassMetrics,
-    /// Seed-style baseline (one-vs-rest 20-tree depth-5 forests on 1:1 undersampled rows).
+    /// Seed-style baseline: one-vs-rest 20-tree depth-5 forests on 1:1 undersampled rows of
+    /// the interaction's own attributes ([`SEED_FEATURES`]), deciding by argmax.
     pub seed_rf: MulticlassMetrics,
+    /// The same forests on all of shopsense's features, deciding by argmax (the `forest`
+    /// learner without its decision weights; reports before 2026-12-06 called this
+    /// `seed_rf`).
+    #[serde(default)]
+    pub forest_argmax: Option<MulticlassMetrics>,
     /// Split-gain importance of the features, largest first.
     pub importance: Vec<(String, f64)>,
 }
@@ -246,6 +255,46 @@ pub struct NextActionModel {
     pub report: Option<NextActionReport>,
     #[serde(skip)]
     gbdt: Option<Gbdt>,
+}
+
+/// The seed-style baseline's inputs: what the interaction itself says (time, hour × day
+/// crosses, hashed category and brand, price), without the session so far, the user's history,
+/// the fitted priors or the embeddings that shopsense adds.
+pub const SEED_FEATURES: [&str; 6] = [
+    "hour",
+    "dow",
+    "hour_x_dow",
+    "cat_hash",
+    "brand_hash",
+    "price_log",
+];
+
+/// One-vs-rest seed-method forests (20 trees, depth 5, negatives undersampled 1:1) on `x`;
+/// `None` for a class without positive (or without negative) rows.
+fn fit_ovr_forests(
+    x: &Matrix,
+    names: &[String],
+    y: &[f32],
+    k: usize,
+    seed: u64,
+) -> Result<Vec<Option<RandomForest>>> {
+    let mut forests = Vec::with_capacity(k);
+    for c in 0..k {
+        let yb: Vec<f32> = y.iter().map(|&v| (v as usize == c) as u8 as f32).collect();
+        let npos = yb.iter().filter(|&&v| v > 0.0).count();
+        if npos == 0 || npos == yb.len() {
+            forests.push(None);
+            continue;
+        }
+        let ds = Dataset::new(x.clone(), names.to_vec(), yb, None)?;
+        let ds = if npos * 2 < ds.n_rows() {
+            undersample(&ds, 1.0, seed + c as u64)?
+        } else {
+            ds
+        };
+        forests.push(Some(RandomForest::fit(&ds, &ForestParams::seed_rf())?));
+    }
+    Ok(forests)
 }
 
 /// Names of the features for `k` classes and `d` embedding dimensions.
@@ -672,27 +721,9 @@ impl NextActionModel {
         let mut gp = p.gbdt.clone();
         gp.n_classes = k.max(2);
         let (g, _) = train_gbdt(&fit_ds, Some(&valid_ds), &gp, None)?;
-        // One-vs-rest forests on 1:1 undersampled training rows: the seed-style baseline, and
-        // a learner of their own (alone or blended with the gbdt).
-        let mut forests: Vec<Option<RandomForest>> = Vec::with_capacity(k);
-        for c in 0..k {
-            let yb: Vec<f32> = ytr
-                .iter()
-                .map(|&y| (y as usize == c) as u8 as f32)
-                .collect();
-            let npos = yb.iter().filter(|&&v| v > 0.0).count();
-            if npos == 0 || npos == yb.len() {
-                forests.push(None);
-                continue;
-            }
-            let ds = Dataset::new(train_ds.x().clone(), names.clone(), yb, None)?;
-            let ds = if npos * 2 < ds.n_rows() {
-                undersample(&ds, 1.0, p.seed + c as u64)?
-            } else {
-                ds
-            };
-            forests.push(Some(RandomForest::fit(&ds, &ForestParams::seed_rf())?));
-        }
+        // One-vs-rest seed-method forests on all the features: a learner of their own (alone
+        // or blended with the gbdt).
+        let forests = fit_ovr_forests(train_ds.x(), &names, &ytr, k, p.seed)?;
         // Each learner on the validation part, with its own decision weights for macro-F1;
         // `auto` keeps the best there. The test part is scored only afterwards.
         let va_labels: Vec<usize> = valid_ds.labels().iter().map(|&c| c as usize).collect();
@@ -744,7 +775,26 @@ impl NextActionModel {
         }
         let majority = multiclass_metrics(&labels, &maj_probs, k, Some(&m.classes))?;
         // The seed-style baseline decides by plain argmax, as the reference does.
-        let seed_rf = multiclass_metrics(&labels, &rf_probs, k, Some(&m.classes))?;
+        let forest_argmax = multiclass_metrics(&labels, &rf_probs, k, Some(&m.classes))?;
+        let seed_cols: Vec<usize> = SEED_FEATURES
+            .iter()
+            .map(|f| {
+                names
+                    .iter()
+                    .position(|n| n == f)
+                    .ok_or_else(|| RecsError::Invalid(format!("no feature `{f}`")))
+            })
+            .collect::<Result<_>>()?;
+        let seed_names: Vec<String> = SEED_FEATURES.iter().map(|f| f.to_string()).collect();
+        let seed_forests = fit_ovr_forests(
+            &train_ds.x().view().select_cols(&seed_cols)?,
+            &seed_names,
+            &ytr,
+            k,
+            p.seed,
+        )?;
+        let seed_probs = forest_proba(&seed_forests, xte_ref.select_cols(&seed_cols)?.view(), k)?;
+        let seed_rf = multiclass_metrics(&labels, &seed_probs, k, Some(&m.classes))?;
         if family != Family::Gbdt {
             m.forests = forests;
         }
@@ -763,6 +813,7 @@ impl NextActionModel {
             decision_weights: m.decision_weights.clone(),
             majority,
             seed_rf,
+            forest_argmax: Some(forest_argmax),
             importance,
         });
         m.gbdt_text = g.text().to_string();

@@ -293,6 +293,9 @@ pub fn train_next_action(a: TrainNextActionArgs, quiet: bool) -> Result<()> {
         rows.push(("argmax", m));
     }
     rows.extend([("majority", &r.majority), ("seed-rf", &r.seed_rf)]);
+    if let Some(m) = &r.forest_argmax {
+        rows.push(("forest", m));
+    }
     writeln!(
         out,
         "  learner {} (validation macro-F1: {}); decision weights (fitted on validation): {:?}",
