@@ -30,8 +30,8 @@ pub use metrics::{
     AtThreshold, BinaryMetrics, Confusion, PrPoint, ReliabilityBin, RocPoint,
 };
 pub use multiclass::{
-    decide, fit_decision_weights, multiclass_metrics, multiclass_metrics_weighted, ClassScores,
-    MulticlassMetrics,
+    cross_fitted_decision_weights, decide, fit_decision_weights, multiclass_metrics,
+    multiclass_metrics_weighted, CheckedWeights, ClassScores, MulticlassMetrics,
 };
 pub use period::{per_period, PeriodMetrics};
 pub use report::{Comparison, Importance, ModelInfo, Report, ReportOptions};

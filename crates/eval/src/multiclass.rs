@@ -99,6 +99,82 @@ pub fn fit_decision_weights(labels: &[usize], probs: &[f64], n_classes: usize) -
     Ok(w)
 }
 
+/// Decision weights checked out of sample: what [`cross_fitted_decision_weights`] decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedWeights {
+    /// The weights to decide with: fitted on all rows when they beat argmax out of sample,
+    /// otherwise all ones (plain argmax).
+    pub weights: Vec<f64>,
+    /// Macro-F1 of weights fitted on one half of the rows and applied to the other (both
+    /// ways, one confusion matrix): an honest estimate of fitted weights on new rows.
+    pub cross_fitted_f1: f64,
+    /// Macro-F1 of plain argmax on all rows (nothing fitted, so already out of sample).
+    pub argmax_f1: f64,
+}
+
+impl CheckedWeights {
+    /// The out-of-sample macro-F1 of the decision rule kept (for choosing between models).
+    pub fn score(&self) -> f64 {
+        self.cross_fitted_f1.max(self.argmax_f1)
+    }
+}
+
+/// Like [`fit_decision_weights`], but keeps the weights only if they beat plain argmax out of
+/// sample. The rows are cut into two contiguous halves (in their given, typically temporal,
+/// order); weights fitted on each half decide the other half. With few rows of the rare
+/// classes, weights fitted and judged on the same rows always look better than argmax
+/// and often are worse on new rows: this check is what a validation part of that size
+/// supports. Fails like [`fit_decision_weights`]; fewer than 2 rows leave plain argmax.
+pub fn cross_fitted_decision_weights(
+    labels: &[usize],
+    probs: &[f64],
+    n_classes: usize,
+) -> Result<CheckedWeights> {
+    let k = n_classes;
+    let ones = vec![1.0; k];
+    let mut conf = vec![0u64; k * k];
+    // Validates the shapes and labels (and is the answer when the halves cannot be made).
+    let all = fit_decision_weights(labels, probs, k)?;
+    let argmax_f1 = macro_f1_with(labels, probs, k, &ones, &mut conf);
+    let n = labels.len();
+    if n < 2 {
+        return Ok(CheckedWeights {
+            weights: ones,
+            cross_fitted_f1: argmax_f1,
+            argmax_f1,
+        });
+    }
+    let h = n / 2;
+    let (la, lb) = labels.split_at(h);
+    let (pa, pb) = probs.split_at(h * k);
+    let wa = fit_decision_weights(la, pa, k)?;
+    let wb = fit_decision_weights(lb, pb, k)?;
+    conf.iter_mut().for_each(|v| *v = 0);
+    for (i, &y) in labels.iter().enumerate() {
+        let w = if i < h { &wb } else { &wa };
+        let d = decide(&probs[i * k..(i + 1) * k], Some(w));
+        conf[y * k + d] += 1;
+    }
+    let mut f1 = 0.0;
+    for c in 0..k {
+        let tp = conf[c * k + c] as f64;
+        let predicted: u64 = (0..k).map(|r| conf[r * k + c]).sum();
+        let support: u64 = conf[c * k..(c + 1) * k].iter().sum();
+        let (p, r) = (div(tp, predicted as f64), div(tp, support as f64));
+        f1 += div(2.0 * p * r, p + r);
+    }
+    let cross_fitted_f1 = f1 / k as f64;
+    Ok(CheckedWeights {
+        weights: if cross_fitted_f1 > argmax_f1 {
+            all
+        } else {
+            ones
+        },
+        cross_fitted_f1,
+        argmax_f1,
+    })
+}
+
 fn div(a: f64, b: f64) -> f64 {
     if b == 0.0 {
         0.0
@@ -199,6 +275,47 @@ pub fn multiclass_metrics_weighted(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cross_fitted_weights_are_kept_only_when_they_hold_out_of_sample() {
+        // Class 1 is always the runner-up at 0.4 when true: weights learnt on either half
+        // carry over to the other, so they are kept.
+        let mut labels = Vec::new();
+        let mut probs = Vec::new();
+        for i in 0..200 {
+            let y = usize::from(i % 5 == 0);
+            labels.push(y);
+            probs.extend_from_slice(if y == 1 { &[0.6, 0.4] } else { &[0.9, 0.1] });
+        }
+        let c = cross_fitted_decision_weights(&labels, &probs, 2).unwrap();
+        assert!(
+            c.argmax_f1 < 0.5 && (c.cross_fitted_f1 - 1.0).abs() < 1e-12,
+            "{c:?}"
+        );
+        assert!(c.weights[1] > 1.0);
+        assert_eq!(c.score(), c.cross_fitted_f1);
+        // The rare class looks different in each half: what one half teaches misleads on the
+        // other, so plain argmax stays.
+        let mut labels = Vec::new();
+        let mut probs = Vec::new();
+        for i in 0..200 {
+            let first = i < 100;
+            let y = usize::from(i % 10 == 0);
+            labels.push(y);
+            let p1 = match (first, y == 1) {
+                (true, true) => 0.45,
+                (true, false) => 0.05,
+                (false, true) => 0.05,
+                (false, false) => 0.45,
+            };
+            probs.extend_from_slice(&[1.0 - p1, p1]);
+        }
+        let c = cross_fitted_decision_weights(&labels, &probs, 2).unwrap();
+        assert!(c.cross_fitted_f1 <= c.argmax_f1, "{c:?}");
+        assert_eq!(c.weights, vec![1.0, 1.0]);
+        assert_eq!(c.score(), c.argmax_f1);
+        assert!(cross_fitted_decision_weights(&[0, 2], &[0.5; 4], 2).is_err());
+    }
 
     #[test]
     fn decision_weights_recover_a_class_argmax_never_predicts() {
