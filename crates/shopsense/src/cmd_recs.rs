@@ -298,7 +298,7 @@ pub fn train_next_action(a: TrainNextActionArgs, quiet: bool) -> Result<()> {
     }
     writeln!(
         out,
-        "  learner {} (validation macro-F1: {}); decision weights (fitted on validation): {:?}",
+        "  learner {} (validation macro-F1, out of sample: {}); decision weights (validation): {:?}",
         r.family.name(),
         r.validation_macro_f1
             .iter()
