@@ -589,6 +589,7 @@ pub fn read_lines(
         return Ok(w.out);
     }
     drop(reader);
+    let clock = std::time::Instant::now();
     let bounds = split_points(path, size, threads)?;
     let ranges: Vec<(u64, u64)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
     let results: Vec<Result<(Worker<'_>, u64), EventsError>> = {
@@ -604,6 +605,11 @@ pub fn read_lines(
                 let mut w = Worker::new(parser, &name, k == 0, opts.columns);
                 let size_for = if k == 0 { size } else { end - start };
                 w.run(f, end - start, size_for, opts.progress.as_ref(), path)?;
+                tracing::debug!(
+                    "range {k}: {} bytes parsed in {:.3} s",
+                    end - start,
+                    clock.elapsed().as_secs_f64()
+                );
                 let lines = w.line_no;
                 Ok((w, lines))
             })
@@ -628,7 +634,13 @@ pub fn read_lines(
         out.lines += w.out.lines;
         out.blank_lines += w.out.blank_lines;
     }
+    let merge = std::time::Instant::now();
     out.table = EventTable::concat(tables);
+    tracing::debug!(
+        "{} ranges merged in {:.3} s",
+        ranges.len(),
+        merge.elapsed().as_secs_f64()
+    );
     Ok(out)
 }
 

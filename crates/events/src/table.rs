@@ -415,7 +415,12 @@ impl EventTable {
         if rest.is_empty() {
             return base;
         }
+        let clock = std::time::Instant::now();
         let maps: Vec<DictMaps> = rest.iter().map(|p| base.merge_dictionaries(p)).collect();
+        tracing::debug!(
+            "dictionaries merged in {:.3} s",
+            clock.elapsed().as_secs_f64()
+        );
         let extra: usize = rest.iter().map(EventTable::len).sum();
         // Columns are independent: merge them in parallel, each freeing its parts' copies
         // as it goes (the first part's columns usually have room reserved already).
