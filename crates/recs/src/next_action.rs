@@ -227,6 +227,118 @@ pub struct NextActionReport {
     pub importance: Vec<(String, f64)>,
 }
 
+impl NextActionReport {
+    /// A self-contained HTML page of the report: the learners tried on validation, the model
+    /// against the baselines on the test part (table and macro-F1 chart), per-class scores
+    /// with their chart, the confusion matrix and the largest feature importances.
+    pub fn html(&self, title: &str) -> String {
+        use shopsense_eval::html::{bar_chart_svg, escape, page};
+        let fmt = |v: f64| format!("{v:.4}");
+        let mut b = format!(
+            "<header><h1>{}</h1><p>Classes: {}. Interactions train / validation / test: {} / \
+             {} / {} ({} / {} / {} sessions, split by session start). Rebalancing: {:?}; \
+             boosting rounds kept: {}. Learner deciding: {}.</p></header><main>",
+            escape(title),
+            escape(&self.classes.join(", ")),
+            self.rows.0,
+            self.rows.1,
+            self.rows.2,
+            self.sessions.0,
+            self.sessions.1,
+            self.sessions.2,
+            self.rebalance,
+            self.rounds,
+            self.family.name()
+        );
+        b.push_str(
+            "<section><h2>Choice on the validation part</h2><p>Macro-F1 out of sample: decision \
+             weights fitted on one half of the validation part decide the other half, and \
+             count only if they beat argmax. The test part plays no role.</p>\
+             <table><tr><th>learner</th><th>validation macro-F1</th></tr>",
+        );
+        for (f, v) in &self.validation_macro_f1 {
+            b.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td></tr>",
+                f.name(),
+                fmt(*v)
+            ));
+        }
+        b.push_str("</table></section><section><h2>Test part: model and baselines</h2><table><tr><th>decider</th><th>macro-F1</th><th>accuracy</th><th>log-loss</th></tr>");
+        let mut rows: Vec<(&str, &MulticlassMetrics)> = vec![("model", &self.model)];
+        if let Some(m) = &self.model_argmax {
+            rows.push(("model, plain argmax", m));
+        }
+        rows.push(("majority class", &self.majority));
+        rows.push(("seed-style (reference inputs)", &self.seed_rf));
+        if let Some(m) = &self.forest_argmax {
+            rows.push(("forests on all features, argmax", m));
+        }
+        for (name, m) in &rows {
+            b.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(name),
+                fmt(m.macro_f1),
+                fmt(m.accuracy),
+                fmt(m.log_loss)
+            ));
+        }
+        b.push_str("</table>");
+        let bars: Vec<(String, f64)> = rows
+            .iter()
+            .map(|(n, m)| (n.to_string(), m.macro_f1))
+            .collect();
+        b.push_str(&bar_chart_svg("Test macro-F1", "macro-F1", &bars, 0));
+        b.push_str("</section><section><h2>Per class (model, test part)</h2><table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>");
+        for c in &self.model.per_class {
+            b.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(c.name.as_deref().unwrap_or("?")),
+                fmt(c.precision),
+                fmt(c.recall),
+                fmt(c.f1),
+                c.support
+            ));
+        }
+        b.push_str("</table>");
+        let per: Vec<(String, f64)> = self
+            .model
+            .per_class
+            .iter()
+            .map(|c| (c.name.clone().unwrap_or_default(), c.f1))
+            .collect();
+        b.push_str(&bar_chart_svg("Test F1 per class", "F1", &per, 1));
+        b.push_str("</section><section><h2>Confusion matrix (rows: true, columns: decided)</h2><table><tr><th></th>");
+        for c in &self.classes {
+            b.push_str(&format!("<th>{}</th>", escape(c)));
+        }
+        b.push_str("</tr>");
+        for (i, row) in self.model.confusion.iter().enumerate() {
+            b.push_str(&format!(
+                "<tr><th>{}</th>",
+                escape(self.classes.get(i).map_or("?", String::as_str))
+            ));
+            for v in row {
+                b.push_str(&format!("<td>{v}</td>"));
+            }
+            b.push_str("</tr>");
+        }
+        b.push_str("</table></section>");
+        let top: Vec<(String, f64)> = self.importance.iter().take(15).cloned().collect();
+        if !top.is_empty() {
+            b.push_str("<section>");
+            b.push_str(&bar_chart_svg(
+                "Feature importance (gbdt split gain, top 15)",
+                "gain",
+                &top,
+                2,
+            ));
+            b.push_str("</section>");
+        }
+        b.push_str("</main>");
+        page(title, &b)
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Priors {
     item: HashMap<String, Vec<u32>>,

@@ -75,7 +75,8 @@ pub struct TrainNextActionArgs {
     /// (the mean of both), or auto (the best validation macro-F1 of the three).
     #[arg(long, default_value = "auto", value_parser = ["auto", "gbdt", "forest", "blend"])]
     pub family: String,
-    /// Write the test report as JSON.
+    /// Also write the test report: HTML (tables and plots), or JSON when the name ends in
+    /// .json.
     #[arg(long)]
     pub report: Option<PathBuf>,
     /// Print the summary as JSON.
@@ -272,8 +273,12 @@ pub fn train_next_action(a: TrainNextActionArgs, quiet: bool) -> Result<()> {
     m.save(&a.out)?;
     let r = m.report.as_ref().context("no report")?;
     if let Some(path) = &a.report {
-        std::fs::write(path, serde_json::to_string_pretty(r)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        let text = if path.extension().is_some_and(|x| x == "json") {
+            serde_json::to_string_pretty(r)?
+        } else {
+            r.html("shopsense next action — test report")
+        };
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     let mut out = std::io::stdout().lock();
     if a.json {

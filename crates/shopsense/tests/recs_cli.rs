@@ -154,12 +154,31 @@ fn serve_answers_recommendations_similar_audience_and_next_action() {
             .args(["--no-eval", "--json", "--out"])
             .arg(&recs),
     );
+    let na_report = dir.path().join("na.html");
     let r = json(
         bin()
             .args(["train", "next-action"])
             .arg(&events)
             .args(["--json", "--out"])
-            .arg(&na),
+            .arg(&na)
+            .arg("--report")
+            .arg(&na_report),
+    );
+    // The HTML report: the model against both baselines, charts and the confusion matrix.
+    let html = std::fs::read_to_string(&na_report).unwrap();
+    for needle in [
+        "seed-style (reference inputs)",
+        "majority class",
+        "Confusion matrix",
+        "<svg",
+        "Test F1 per class",
+    ] {
+        assert!(html.contains(needle), "{needle} missing from the report");
+    }
+    assert_eq!(
+        html.matches("<svg").count(),
+        3,
+        "macro-F1, per-class F1 and importance charts"
     );
     let classes: Vec<String> = r["classes"]
         .as_array()
