@@ -45,6 +45,11 @@ fn macro_f1_with(labels: &[usize], probs: &[f64], k: usize, w: &[f64], conf: &mu
         let d = decide(&probs[i * k..(i + 1) * k], Some(w));
         conf[y * k + d] += 1;
     }
+    macro_f1_of(conf, k)
+}
+
+/// Macro-F1 of a row-major `k × k` confusion matrix (`conf[true * k + decided]`).
+fn macro_f1_of(conf: &[u64], k: usize) -> f64 {
     let mut f1 = 0.0;
     for c in 0..k {
         let tp = conf[c * k + c] as f64;
@@ -155,15 +160,7 @@ pub fn cross_fitted_decision_weights(
         let d = decide(&probs[i * k..(i + 1) * k], Some(w));
         conf[y * k + d] += 1;
     }
-    let mut f1 = 0.0;
-    for c in 0..k {
-        let tp = conf[c * k + c] as f64;
-        let predicted: u64 = (0..k).map(|r| conf[r * k + c]).sum();
-        let support: u64 = conf[c * k..(c + 1) * k].iter().sum();
-        let (p, r) = (div(tp, predicted as f64), div(tp, support as f64));
-        f1 += div(2.0 * p * r, p + r);
-    }
-    let cross_fitted_f1 = f1 / k as f64;
+    let cross_fitted_f1 = macro_f1_of(&conf, k);
     Ok(CheckedWeights {
         weights: if cross_fitted_f1 > argmax_f1 {
             all

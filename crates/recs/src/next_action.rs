@@ -4,8 +4,8 @@
 //! Sessions are split by start (default 60 / 15 / 25 % train / validation / test). Item,
 //! category and brand priors (kind frequencies, leave-one-out on training rows), item,
 //! category and brand embeddings (PPMI + truncated eigen-decomposition of their co-occurrence
-//! in training sessions) and the class set are fitted on the training part only. User-history counts use only events
-//! strictly before the interaction. LightGBM multiclass with early stopping on the
+//! in training sessions) and the class set are fitted on the training part only.
+//! User-history counts use only events strictly before the interaction. LightGBM multiclass with early stopping on the
 //! validation part; class weights or undersampling; metrics on the test part only against a
 //! majority-class baseline and a seed-style baseline: the reference method, a per-interaction
 //! classifier on the interaction's own attributes ([`SEED_FEATURES`]: time crosses, hashed
@@ -469,7 +469,6 @@ pub fn feature_names(k: usize, d: usize, g: usize) -> Vec<String> {
 /// `dim`-dimensional vectors of the values of one id column (items, categories or brands)
 /// from their co-occurrence in the sessions `part` (PPMI + truncated eigen-decomposition of
 /// the symmetric co-visitation counts, window 3); rows whose id is [`NONE`] are skipped.
-#[allow(clippy::too_many_arguments)]
 fn embed_column(
     t: &EventTable,
     s: &Sessions,
