@@ -86,7 +86,7 @@ fn uuid_hash(v: [u64; 2]) -> u64 {
 
 /// The value of a canonical decimal string, if `s` is one.
 #[inline]
-fn canonical_number(s: &str) -> Option<u64> {
+pub(crate) fn canonical_number(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     if b.is_empty() || b.len() > 19 || (b[0] == b'0' && b.len() > 1) {
         return None;
@@ -639,8 +639,11 @@ impl Interner {
             self.uuids.reserve(share(b), uuid_hash);
             self.table.reserve(share(c), |&(eh, _)| eh);
         }
-        self.ends.reserve(n);
-        self.arena.reserve(n * avg_len);
+        // The strings' room gets an eighth more than asked: callers reserve from a rate
+        // estimate, and falling short by a little would copy the whole arena (measured
+        // 0.1 s for 52 MB of session ids). Room never written costs no memory.
+        self.ends.reserve(n + n / 8);
+        self.arena.reserve((n + n / 8) * avg_len);
     }
 
     /// Interns an optional string; `None` and the empty string map to [`NONE`].

@@ -320,3 +320,31 @@ proptest! {
         let _ = parse(&Otto, &format!("{{\"session\":1,\"events\":[{junk}]}}"));
     }
 }
+
+proptest! {
+    /// The fast price parser agrees bit for bit with the standard library whenever it takes a
+    /// string, and takes every plain decimal of at most 15 digits.
+    #[test]
+    fn simple_decimal_matches_std(s in "-?[0-9]{0,12}(\\.[0-9]{0,8})?") {
+        use shopsense_events::formats::rees46::simple_decimal;
+        let fast = simple_decimal(&s);
+        let digits = s.bytes().filter(u8::is_ascii_digit).count();
+        match s.parse::<f64>() {
+            Ok(want) if (1..=15).contains(&digits) => {
+                let got = fast.expect("a plain decimal takes the fast path");
+                prop_assert_eq!(got.to_bits(), want.to_bits(), "{}", s);
+            }
+            _ => prop_assert!(fast.is_none() || digits > 15, "{}", s),
+        }
+    }
+
+    /// Prices printed from random values parse back identically on the fast path.
+    #[test]
+    fn simple_decimal_round_trips_printed_prices(cents in 0u64..100_000_000_000, scale in 0usize..6) {
+        use shopsense_events::formats::rees46::simple_decimal;
+        let x = cents as f64 / 10f64.powi(scale as i32);
+        let s = format!("{x:.scale$}");
+        let want: f64 = s.parse().map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        prop_assert_eq!(simple_decimal(&s).map(f64::to_bits), Some(want.to_bits()), "{}", s);
+    }
+}

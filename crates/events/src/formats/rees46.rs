@@ -45,10 +45,57 @@ pub fn price_of(field: &str, v: &str) -> Result<Option<f64>, RejectReason> {
     if v.is_empty() {
         return Ok(None);
     }
+    if let Some(p) = simple_decimal(v) {
+        return Ok(Some(p));
+    }
     match v.parse::<f64>() {
         Ok(p) if p.is_finite() => Ok(Some(p)),
         _ => Err(RejectReason::bad_number(field, v)),
     }
+}
+
+/// Exact powers of ten as `f64` (every one up to 10^22 is representable).
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// The value of a plain decimal such as `1081.98` or `-3.5` with at most 15 digits, or
+/// `None` for anything else (exponents, signs other than a leading `-`, more digits, no
+/// digits), which then goes to the general parser. Prices are almost always this shape, and
+/// the general parser spent ≈ 3 % of a REES46 read on them.
+///
+/// Exact: with at most 15 digits the digits form an integer below 2^53 and the divisor is
+/// an exact power of ten, so the one IEEE division rounds correctly, to the same `f64` as
+/// `str::parse` (checked by a property test).
+#[inline]
+pub fn simple_decimal(v: &str) -> Option<f64> {
+    let b = v.as_bytes();
+    let (neg, b) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if b.is_empty() || b.len() > 16 {
+        return None;
+    }
+    let mut mant: u64 = 0;
+    let mut digits = 0usize;
+    let mut frac: Option<usize> = None;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                mant = mant * 10 + u64::from(c - b'0');
+                digits += 1;
+            }
+            b'.' if frac.is_none() => frac = Some(i),
+            _ => return None,
+        }
+    }
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    let scale = frac.map_or(0, |i| b.len() - 1 - i);
+    let x = mant as f64 / POW10[scale];
+    Some(if neg { -x } else { x })
 }
 
 /// A required integer id: present and all digits.
