@@ -626,6 +626,14 @@ impl Interner {
     /// The room is split among the numeric, UUID and general tables in the proportions they
     /// hold now (all of it to the general table when empty).
     pub fn reserve(&mut self, n: usize, avg_len: usize) {
+        self.reserve_split(n, n, avg_len);
+    }
+
+    /// Like [`Interner::reserve`], with lookup-table room for `indexed` more strings and
+    /// string room for `stored` more: a dictionary that other dictionaries will be
+    /// [absorbed](Interner::absorb) into stores their strings but indexes only its own.
+    pub fn reserve_split(&mut self, indexed: usize, stored: usize, avg_len: usize) {
+        let n = indexed;
         if self.indexed < self.ends.len() {
             self.catch_up();
         }
@@ -642,6 +650,7 @@ impl Interner {
         // The strings' room gets an eighth more than asked: callers reserve from a rate
         // estimate, and falling short by a little would copy the whole arena (measured
         // 0.1 s for 52 MB of session ids). Room never written costs no memory.
+        let n = stored.max(indexed);
         self.ends.reserve(n + n / 8);
         self.arena.reserve((n + n / 8) * avg_len);
     }

@@ -1,6 +1,6 @@
 //! The columnar event table: one vector per field, strings interned.
 
-use crate::interner::{Interner, Pipeline, NONE};
+use crate::interner::{canonical_number, Interner, Pipeline, NONE};
 use crate::kind::{EventKind, KindRef, FIXED_KINDS, FIXED_KIND_NAMES};
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +11,21 @@ pub(crate) struct Pipelines {
     user: Pipeline,
     session: Pipeline,
     item: Pipeline,
+    /// Keep numeric user ids in [`EventTable::user_num`] ([`crate::read::Columns`]).
+    numeric_users: bool,
 }
+
+impl Pipelines {
+    pub(crate) fn new(numeric_users: bool) -> Self {
+        Pipelines {
+            numeric_users,
+            ..Self::default()
+        }
+    }
+}
+
+/// The [`EventTable::user_num`] of a row whose user id is interned (not a plain number).
+pub const USER_INTERNED: u64 = u64::MAX;
 
 /// Id maps from one table's dictionaries into another's.
 struct DictMaps {
@@ -125,8 +139,14 @@ pub struct EventTable {
     pub time_ms: Vec<i64>,
     /// Kind code: see [`crate::kind`]; codes ≥ [`FIXED_KINDS`] index [`EventTable::other_kinds`].
     pub kind: Vec<u8>,
-    /// User id.
+    /// User id; [`NONE`] on rows whose user is kept in [`EventTable::user_num`].
     pub user: Vec<u32>,
+    /// Empty, unless the table was read with
+    /// [`Columns::numeric_users`](crate::read::Columns::numeric_users): then, per row, the
+    /// value of a user id that is a plain decimal number (such ids are not interned and
+    /// `user` is [`NONE`]), or [`USER_INTERNED`] for any other id (interned as usual).
+    /// [`EventTable::intern_numeric_users`] turns such a table into an ordinary one.
+    pub user_num: Vec<u64>,
     /// Native session id or `NONE`.
     pub session: Vec<u32>,
     /// Item id.
@@ -201,6 +221,9 @@ impl EventTable {
         self.time_ms.reserve(n);
         self.kind.reserve(n);
         self.user.reserve(n);
+        if !self.user_num.is_empty() {
+            self.user_num.reserve(n);
+        }
         self.session.reserve(n);
         self.item.reserve(n);
         self.category.reserve(n);
@@ -266,6 +289,9 @@ impl EventTable {
         self.time_ms.push(ev.time_ms);
         self.kind.push(kind);
         self.user.push(self.users.intern(ev.user));
+        if !self.user_num.is_empty() {
+            self.user_num.push(USER_INTERNED);
+        }
         self.session.push(self.sessions.intern_opt(ev.session));
         self.item.push(self.items.intern(ev.item));
         self.category.push(self.categories.intern_opt(ev.category));
@@ -292,7 +318,20 @@ impl EventTable {
         let kind = self.kind_code(ev.kind);
         self.time_ms.push(ev.time_ms);
         self.kind.push(kind);
-        pipes.user.push(&mut self.users, &mut self.user, ev.user);
+        if pipes.numeric_users {
+            match canonical_number(ev.user) {
+                Some(v) => {
+                    self.user_num.push(v);
+                    self.user.push(NONE);
+                }
+                None => {
+                    self.user_num.push(USER_INTERNED);
+                    pipes.user.push(&mut self.users, &mut self.user, ev.user);
+                }
+            }
+        } else {
+            pipes.user.push(&mut self.users, &mut self.user, ev.user);
+        }
         pipes
             .session
             .push_opt(&mut self.sessions, &mut self.session, ev.session);
@@ -319,7 +358,7 @@ impl EventTable {
         let kind = self.kind[i];
         Event {
             time_ms: self.time_ms[i],
-            user_id: self.users.get(self.user[i]).to_string(),
+            user_id: self.user_id(i).into_owned(),
             session_id: self.sessions.get_opt(self.session[i]).map(str::to_string),
             item_id: self.items.get(self.item[i]).to_string(),
             category_id: self
@@ -364,6 +403,39 @@ impl EventTable {
         self.push(&raw, file, ev.source_line);
     }
 
+    /// The user id of row `i` as text (borrowed unless it is kept as a number).
+    pub fn user_id(&self, i: usize) -> std::borrow::Cow<'_, str> {
+        match self.user_num.get(i) {
+            Some(&v) if v != USER_INTERNED => std::borrow::Cow::Owned(v.to_string()),
+            _ => std::borrow::Cow::Borrowed(self.users.get(self.user[i])),
+        }
+    }
+
+    /// True when the table keeps numeric user ids as numbers ([`EventTable::user_num`]).
+    pub fn has_numeric_users(&self) -> bool {
+        !self.user_num.is_empty()
+    }
+
+    /// Interns the user ids kept as numbers ([`EventTable::user_num`]), making this an
+    /// ordinary table: the user dictionary is rebuilt in row order, so the ids come out
+    /// exactly as if the table had been read without
+    /// [`Columns::numeric_users`](crate::read::Columns::numeric_users).
+    pub fn intern_numeric_users(&mut self) {
+        if self.user_num.is_empty() {
+            return;
+        }
+        let old = std::mem::take(&mut self.users);
+        let nums = std::mem::take(&mut self.user_num);
+        let mut buf = itoa::Buffer::new();
+        for (u, &v) in self.user.iter_mut().zip(&nums) {
+            *u = if v == USER_INTERNED {
+                self.users.intern(old.get(*u))
+            } else {
+                self.users.intern(buf.format(v))
+            };
+        }
+    }
+
     /// True when every event carries a native session id.
     pub fn has_native_sessions(&self) -> bool {
         !self.session.is_empty() && self.session.iter().all(|&s| s != NONE)
@@ -371,6 +443,19 @@ impl EventTable {
 
     /// Appends all rows of `other`, re-interning its strings into this table's dictionaries.
     pub fn append(&mut self, other: &EventTable) {
+        if other.is_empty() {
+            return;
+        }
+        if self.has_numeric_users() != other.has_numeric_users() && !self.is_empty() {
+            // One kept numbers, the other interned them: intern on both sides.
+            self.intern_numeric_users();
+            if other.has_numeric_users() {
+                let mut o = other.clone();
+                o.intern_numeric_users();
+                return self.append(&o);
+            }
+        }
+        let numeric = other.has_numeric_users();
         let maps = self.merge_dictionaries(other);
         let extra = other.len();
         extend_col(&mut self.time_ms, &other.time_ms, extra, |v| v);
@@ -378,6 +463,9 @@ impl EventTable {
         extend_col(&mut self.user, &other.user, extra, |v| {
             map_id(v, &maps.users)
         });
+        if numeric {
+            extend_col(&mut self.user_num, &other.user_num, extra, |v| v);
+        }
         extend_col(&mut self.session, &other.session, extra, |v| {
             map_id(v, &maps.sessions)
         });
@@ -415,6 +503,19 @@ impl EventTable {
         if rest.is_empty() {
             return base;
         }
+        // Parts that kept numeric user ids as numbers merge as they are when all did (one
+        // read's byte ranges); a mix is made ordinary first.
+        let non_empty = || {
+            std::iter::once(&base)
+                .chain(rest.iter())
+                .filter(|p| !p.is_empty())
+        };
+        let numeric = non_empty().filter(|p| p.has_numeric_users()).count();
+        let all_numeric = numeric > 0 && numeric == non_empty().count();
+        if numeric > 0 && !all_numeric {
+            base.intern_numeric_users();
+            rest.iter_mut().for_each(EventTable::intern_numeric_users);
+        }
         let clock = std::time::Instant::now();
         let maps: Vec<DictMaps> = rest.iter().map(|p| base.merge_dictionaries(p)).collect();
         tracing::debug!(
@@ -444,6 +545,7 @@ impl EventTable {
             take!(order),
             take!(file),
             take!(line),
+            take!(user_num),
         );
         let EventTable {
             time_ms,
@@ -458,6 +560,7 @@ impl EventTable {
             order,
             file,
             line,
+            user_num,
             ..
         } = &mut base;
         let maps = &maps;
@@ -484,6 +587,9 @@ impl EventTable {
             sc.spawn(move |_| merge_col(order, srcs.9, extra, maps, |m, v| map_id(v, &m.orders)));
             sc.spawn(move |_| merge_col(file, srcs.10, extra, maps, |m, f| m.files[f as usize]));
             sc.spawn(move |_| merge_col(line, srcs.11, extra, maps, |_, v| v));
+            if all_numeric {
+                sc.spawn(move |_| merge_col(user_num, srcs.12, extra, maps, |_, v| v));
+            }
         });
         base
     }
@@ -537,6 +643,7 @@ impl EventTable {
         filt(&mut self.time_ms, &mask);
         filt(&mut self.kind, &mask);
         filt(&mut self.user, &mask);
+        filt(&mut self.user_num, &mask);
         filt(&mut self.session, &mask);
         filt(&mut self.item, &mask);
         filt(&mut self.category, &mask);
@@ -563,6 +670,9 @@ impl EventTable {
         permute(&mut self.time_ms, &order);
         permute(&mut self.kind, &order);
         permute(&mut self.user, &order);
+        if self.has_numeric_users() {
+            permute(&mut self.user_num, &order);
+        }
         permute(&mut self.session, &order);
         permute(&mut self.item, &order);
         permute(&mut self.category, &order);
@@ -588,7 +698,7 @@ impl EventTable {
         let fields = [
             self.time_ms[i] as u64,
             self.kind[i] as u64,
-            self.user[i] as u64,
+            self.user[i] as u64 ^ self.user_num.get(i).map_or(0, |v| v.rotate_left(32)),
             self.session[i] as u64,
             self.item[i] as u64,
             self.category[i] as u64,
@@ -625,6 +735,7 @@ impl EventTable {
         self.time_ms[i] == self.time_ms[j]
             && self.kind[i] == self.kind[j]
             && self.user[i] == self.user[j]
+            && self.user_num.get(i) == self.user_num.get(j)
             && self.session[i] == self.session[j]
             && self.item[i] == self.item[j]
             && self.category[i] == self.category[j]
@@ -637,6 +748,13 @@ impl EventTable {
     /// Reserves dictionary room for about `rows` more rows, assuming each dictionary keeps
     /// gaining new strings at the rate it did over the rows so far (no-op on an empty table).
     pub fn reserve_dictionaries_for(&mut self, rows: usize) {
+        self.reserve_dictionaries_split(rows, rows);
+    }
+
+    /// Like [`EventTable::reserve_dictionaries_for`], with lookup-table room for
+    /// `indexed_rows` more rows and string room for `stored_rows` more (see
+    /// [`Interner::reserve_split`]).
+    pub fn reserve_dictionaries_split(&mut self, indexed_rows: usize, stored_rows: usize) {
         let n = self.len();
         if n == 0 {
             return;
@@ -652,7 +770,11 @@ impl EventTable {
         ] {
             let per_row = d.len() as f64 / n as f64;
             let avg = d.arena_bytes() / d.len().max(1);
-            d.reserve((per_row * rows as f64) as usize, avg);
+            d.reserve_split(
+                (per_row * indexed_rows as f64) as usize,
+                (per_row * stored_rows as f64) as usize,
+                avg,
+            );
         }
     }
 

@@ -14,6 +14,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use shopsense_events::kind::{CART, PURCHASE, REMOVE_FROM_CART, VIEW, WISHLIST};
+use shopsense_events::table::USER_INTERNED;
 use shopsense_events::{EventTable, NONE};
 use std::io::Write;
 use std::path::Path;
@@ -308,12 +309,7 @@ fn column(
                     None => {
                         use std::fmt::Write as _;
                         buf.clear();
-                        let _ = write!(
-                            buf,
-                            "{}:{}",
-                            t.users.get(sessions.user[s]),
-                            sessions.gap_seq[s]
-                        );
+                        let _ = write!(buf, "{}:{}", sessions.user_id(t, s), sessions.gap_seq[s]);
                         sid.append_value(&buf);
                     }
                 }
@@ -322,8 +318,12 @@ fn column(
         }
         1 => {
             let mut uid = StringBuilder::with_capacity(n, n * 10);
+            let mut num = itoa::Buffer::new();
             for s in range {
-                uid.append_value(t.users.get(sessions.user[s]));
+                match sessions.user_num.get(s) {
+                    Some(&v) if v != USER_INTERNED => uid.append_value(num.format(v)),
+                    _ => uid.append_value(t.users.get(sessions.user[s])),
+                }
             }
             Arc::new(uid.finish())
         }
@@ -517,7 +517,7 @@ fn write_csv(
             w,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             quoted,
-            t.users.get(sessions.user[s]),
+            sessions.user_id(t, s),
             shopsense_events::time::format_ms(sum.start_ms[s]),
             shopsense_events::time::format_ms(sum.end_ms[s]),
             sum.events[s],

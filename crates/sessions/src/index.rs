@@ -1,7 +1,9 @@
 //! The session index: which events form each session, in time order.
 
 use shopsense_events::kind::PURCHASE;
+use shopsense_events::table::USER_INTERNED;
 use shopsense_events::{EventTable, NONE};
+use std::borrow::Cow;
 
 /// How sessions are formed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,8 +34,13 @@ pub struct Sessions {
     pub offsets: Vec<u32>,
     /// Event row indices grouped by session.
     pub order: Vec<u32>,
-    /// The session's user (interned id of the event table).
+    /// The session's user (interned id of the event table); [`NONE`] when the table keeps
+    /// that user as a number ([`Sessions::user_num`]).
     pub user: Vec<u32>,
+    /// Empty unless the table keeps numeric user ids as numbers
+    /// ([`EventTable::user_num`]): then the session's user as a number, or
+    /// [`USER_INTERNED`] when it is in [`Sessions::user`]. Use [`Sessions::user_id`].
+    pub user_num: Vec<u64>,
     /// The native session id (interned id of the event table), or `NONE` for gap sessions.
     pub native: Vec<u32>,
     /// For gap sessions: 1-based number of the session among its user's gap sessions.
@@ -111,10 +118,19 @@ impl Sessions {
             .par_iter()
             .map(|&a| t.user[order[a as usize] as usize])
             .collect();
+        let user_num: Vec<u64> = if t.has_numeric_users() {
+            offsets[..n_keys]
+                .par_iter()
+                .map(|&a| t.user_num[order[a as usize] as usize])
+                .collect()
+        } else {
+            Vec::new()
+        };
         Some(Sessions {
             offsets,
             order,
             user,
+            user_num,
             native: (0..n_keys as u32).collect(),
             gap_seq: vec![0; n_keys],
             of_event: t.session.clone(),
@@ -127,15 +143,50 @@ impl Sessions {
         // Step 1: a provisional key per row: native session ids keep their id, rows without
         // one are keyed by user (offset past the session ids) and split by gaps later.
         let n_native = if cfg.force_gap { 0 } else { t.sessions.len() };
+        // Users as dense keys: interned ids as they are, users kept as numbers numbered after
+        // them in order of appearance (`nums` maps those keys back to the numbers).
+        let mut nums: Vec<u64> = Vec::new();
+        let numeric_keys: Option<Vec<u32>> = t.has_numeric_users().then(|| {
+            let mut seen: hashbrown::HashMap<u64, u32> = hashbrown::HashMap::new();
+            let base = t.users.len() as u32;
+            t.user_num
+                .iter()
+                .zip(&t.user)
+                .map(|(&v, &u)| {
+                    if v == USER_INTERNED {
+                        u
+                    } else {
+                        *seen.entry(v).or_insert_with(|| {
+                            nums.push(v);
+                            base + nums.len() as u32 - 1
+                        })
+                    }
+                })
+                .collect()
+        });
+        let user_key = |i: usize| -> u32 {
+            match &numeric_keys {
+                Some(k) => k[i],
+                None => t.user[i],
+            }
+        };
         let key_of = |i: usize| -> u32 {
             let s = t.session[i];
             if !cfg.force_gap && s != NONE {
                 s
             } else {
-                n_native as u32 + t.user[i]
+                n_native as u32 + user_key(i)
             }
         };
-        let n_keys = n_native + t.users.len();
+        let n_keys = n_native + t.users.len() + nums.len();
+        // The (interned id, number) pair of a user key.
+        let user_of_key = |k: u32| -> (u32, u64) {
+            match (k as usize).checked_sub(t.users.len()) {
+                Some(j) => (NONE, nums[j]),
+                None => (k, USER_INTERNED),
+            }
+        };
+        let numeric = numeric_keys.is_some();
         let (count, mut grouped) = group_rows(n, n_keys, key_of);
         // Step 2: sort each key's rows by time (stable), then cut user keys by gaps.
         // Keys come out in first-appearance order so session numbering follows the input.
@@ -170,20 +221,24 @@ impl Sessions {
             }
             let native = (k as usize) < n_native;
             if native {
-                let user = t.user[rows[0] as usize];
-                out.push_session(rows, user, k, 0);
+                let r = rows[0] as usize;
+                let user = (
+                    t.user[r],
+                    t.user_num.get(r).copied().unwrap_or(USER_INTERNED),
+                );
+                out.push_session(rows, user, k, 0, numeric);
             } else {
-                let user = k - n_native as u32;
+                let user = user_of_key(k - n_native as u32);
                 let mut start = 0;
                 let mut seq = 1;
                 for j in 1..rows.len() {
                     if time[rows[j] as usize] - time[rows[j - 1] as usize] > cfg.gap_ms {
-                        out.push_session(&rows[start..j], user, NONE, seq);
+                        out.push_session(&rows[start..j], user, NONE, seq, numeric);
                         seq += 1;
                         start = j;
                     }
                 }
-                out.push_session(&rows[start..], user, NONE, seq);
+                out.push_session(&rows[start..], user, NONE, seq, numeric);
             }
         }
         if !keys.is_empty() && out.user.len() > 1 && has_gap_sessions(&out) {
@@ -192,7 +247,14 @@ impl Sessions {
         out
     }
 
-    fn push_session(&mut self, rows: &[u32], user: u32, native: u32, seq: u32) {
+    fn push_session(
+        &mut self,
+        rows: &[u32],
+        (user, user_num): (u32, u64),
+        native: u32,
+        seq: u32,
+        numeric: bool,
+    ) {
         let s = self.user.len() as u32;
         for &r in rows {
             self.of_event[r as usize] = s;
@@ -200,6 +262,9 @@ impl Sessions {
         self.order.extend_from_slice(rows);
         self.offsets.push(self.order.len() as u32);
         self.user.push(user);
+        if numeric {
+            self.user_num.push(user_num);
+        }
         self.native.push(native);
         self.gap_seq.push(seq);
     }
@@ -216,6 +281,7 @@ impl Sessions {
         let mut offsets = Vec::with_capacity(ns + 1);
         let mut order = Vec::with_capacity(self.order.len());
         let mut user = Vec::with_capacity(ns);
+        let mut user_num = Vec::with_capacity(self.user_num.len());
         let mut native = Vec::with_capacity(ns);
         let mut gap_seq = Vec::with_capacity(ns);
         offsets.push(0);
@@ -228,12 +294,16 @@ impl Sessions {
             order.extend_from_slice(&self.order[a..b]);
             offsets.push(order.len() as u32);
             user.push(self.user[old]);
+            if let Some(&v) = self.user_num.get(old) {
+                user_num.push(v);
+            }
             native.push(self.native[old]);
             gap_seq.push(self.gap_seq[old]);
         }
         self.offsets = offsets;
         self.order = order;
         self.user = user;
+        self.user_num = user_num;
         self.native = native;
         self.gap_seq = gap_seq;
     }
@@ -258,7 +328,15 @@ impl Sessions {
     pub fn id(&self, t: &EventTable, s: usize) -> String {
         match t.sessions.get_opt(self.native[s]) {
             Some(id) => id.to_string(),
-            None => format!("{}:{}", t.users.get(self.user[s]), self.gap_seq[s]),
+            None => format!("{}:{}", self.user_id(t, s), self.gap_seq[s]),
+        }
+    }
+
+    /// The session's user id as text (borrowed unless the table keeps it as a number).
+    pub fn user_id<'a>(&self, t: &'a EventTable, s: usize) -> Cow<'a, str> {
+        match self.user_num.get(s) {
+            Some(&v) if v != USER_INTERNED => Cow::Owned(v.to_string()),
+            _ => Cow::Borrowed(t.users.get(self.user[s])),
         }
     }
 

@@ -2,7 +2,8 @@
 //! computed independently with Polars/pandas (see BENCHMARKS.md and the shared peers script)
 //! on the same files.
 
-use shopsense_events::{read_file, ReadOptions};
+use shopsense_events::read::Columns;
+use shopsense_events::{read_file, ReadOptions, NONE};
 use shopsense_sessions::{
     session_summaries, write_summaries, SessionConfig, SessionTable, Sessions, SummaryOptions,
 };
@@ -141,4 +142,150 @@ fn synth_copies_whole_sessions_in_time_order() {
     let mut again = Vec::new();
     shopsense_sessions::synth::synth_rees46(&t, &s, &opts, &mut again, |_| {}).unwrap();
     assert_eq!(buf, again);
+}
+
+/// Reads `path` cut into three parallel byte ranges with the given columns.
+fn load_ranges(path: &std::path::Path, columns: Columns) -> shopsense_events::EventTable {
+    let opts = ReadOptions {
+        columns,
+        threads: 3,
+        parallel_min_bytes: Some(1 << 12),
+        ..Default::default()
+    };
+    let (_, out) = read_file(path, None, &opts).unwrap();
+    assert!(out.rejects.is_empty(), "{}", path.display());
+    out.table
+}
+
+/// Asserts that `num` (read with numeric users kept as numbers) gives the same sessions
+/// and the same export, byte for byte, as `plain`, and turns into `plain` when interned.
+fn assert_numeric_users_change_nothing(
+    plain: &shopsense_events::EventTable,
+    mut num: shopsense_events::EventTable,
+    cfg: &SessionConfig,
+    what: &str,
+) {
+    assert!(num.has_numeric_users(), "{what}");
+    assert!(!plain.has_numeric_users(), "{what}");
+    let users = |t: &shopsense_events::EventTable| {
+        (0..t.len())
+            .map(|i| t.user_id(i).into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(users(&num), users(plain), "{what}: user ids");
+    let (sp, sn) = (Sessions::build(plain, cfg), Sessions::build(&num, cfg));
+    assert_eq!(sp.offsets, sn.offsets, "{what}");
+    assert_eq!(sp.order, sn.order, "{what}");
+    assert_eq!(sp.native, sn.native, "{what}");
+    assert_eq!(sp.gap_seq, sn.gap_seq, "{what}");
+    for s in 0..sp.len() {
+        assert_eq!(sp.id(plain, s), sn.id(&num, s), "{what}: session {s}");
+        assert_eq!(
+            sp.user_id(plain, s),
+            sn.user_id(&num, s),
+            "{what}: session {s}"
+        );
+    }
+    let opts = SummaryOptions::default();
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["csv", "parquet"] {
+        let (a, b) = (
+            dir.path().join(format!("plain.{ext}")),
+            dir.path().join(format!("num.{ext}")),
+        );
+        write_summaries(&a, plain, &sp, &session_summaries(plain, &sp, &opts)).unwrap();
+        write_summaries(&b, &num, &sn, &session_summaries(&num, &sn, &opts)).unwrap();
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            std::fs::read(&b).unwrap(),
+            "{what}: .{ext} export"
+        );
+    }
+    num.intern_numeric_users();
+    assert!(!num.has_numeric_users());
+    assert_eq!(num.user, plain.user, "{what}: interned");
+    assert!(
+        num.users.iter().eq(plain.users.iter()),
+        "{what}: dictionary"
+    );
+}
+
+/// Reading numeric user ids as numbers (what `sessionize` does) changes nothing: the same
+/// sessions on both paths (native ids; inactivity gaps), the same export, over parallel byte
+/// ranges, on the real samples.
+#[test]
+fn numeric_users_change_no_session_or_export_on_real_samples() {
+    for (p, force_gap) in [
+        ("rees46/2019-Oct_head.csv", false),
+        ("rees46/2019-Oct_head.csv", true),
+        ("taobao/UserBehavior_head.csv", false),
+    ] {
+        let plain = load_ranges(&data(p), Columns::CORE);
+        let num = load_ranges(&data(p), Columns::SESSION_EXPORT);
+        // Every user id in these samples is a plain number: none is interned.
+        assert!(num.user.iter().all(|&u| u == NONE), "{p}");
+        assert_eq!(num.users.len(), 0, "{p}");
+        let cfg = SessionConfig {
+            force_gap,
+            ..Default::default()
+        };
+        assert_numeric_users_change_nothing(&plain, num, &cfg, p);
+    }
+}
+
+/// User ids that are not plain numbers (leading zeros, 20 digits) are interned as before and keep their exact text, mixed with numeric ones in one session.
+#[test]
+fn numeric_users_keep_other_ids_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.csv");
+    let mut text = String::from(
+        "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session\n",
+    );
+    let users = [
+        "12",
+        "012",
+        "0007",
+        "12345678901234567890",
+        "18446744073709551615",
+        "9999999999999999999",
+        "0",
+    ];
+    for i in 0..400 {
+        let u = users[i % users.len()];
+        // Sessions shared by two users, and users without a session id.
+        let s = if i % 5 == 0 {
+            String::new()
+        } else {
+            format!("s{}", i % 37)
+        };
+        text.push_str(&format!(
+            "2019-10-01 00:{:02}:{:02} UTC,{},{},1,,,{}.5,{u},{s}\n",
+            (i / 60) % 60,
+            i % 60,
+            if i % 11 == 0 { "purchase" } else { "view" },
+            100 + i % 13,
+            i % 50
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    let plain = load_ranges(&path, Columns::CORE);
+    let num = load_ranges(&path, Columns::SESSION_EXPORT);
+    assert_eq!(plain.len(), 400);
+    // "12", "0" and the 19-digit number are kept as numbers; the rest interned.
+    let kept: std::collections::BTreeSet<String> = (0..num.len())
+        .filter(|&i| num.user[i] == NONE)
+        .map(|i| num.user_id(i).into_owned())
+        .collect();
+    assert_eq!(
+        kept.into_iter().collect::<Vec<_>>(),
+        ["0", "12", "9999999999999999999"]
+    );
+    assert_eq!(num.users.len(), 4);
+    for force_gap in [false, true] {
+        let cfg = SessionConfig {
+            force_gap,
+            ..Default::default()
+        };
+        assert_numeric_users_change_nothing(&plain, num.clone(), &cfg, "mixed");
+    }
 }

@@ -21,6 +21,7 @@ const COLUMNS: Columns = Columns {
     category_path: false,
     brand: true,
     order: false,
+    numeric_users: false,
 };
 
 /// `train recs`.

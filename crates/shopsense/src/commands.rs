@@ -310,7 +310,7 @@ fn sessionize(a: SessionizeArgs, quiet: bool) -> Result<()> {
     let t0 = Instant::now();
     let cfg = session_config(&a.input)?;
     let q = PathBuf::from(format!("{}.quarantine.jsonl", a.out.display()));
-    let mut loaded = load(&a.input, Columns::CORE, &q, quiet)?;
+    let mut loaded = load(&a.input, Columns::SESSION_EXPORT, &q, quiet)?;
     loaded.table.drop_lookup_indexes();
     let t_read = t0.elapsed();
     tracing::debug!("read in {:.3} s, peak {}", t_read.as_secs_f64(), peak_rss());
@@ -598,6 +598,7 @@ const INTENT_COLUMNS: Columns = Columns {
     category_path: false,
     brand: true,
     order: false,
+    numeric_users: false,
 };
 
 /// Events and sessions of the inputs, for the intent commands.

@@ -72,6 +72,13 @@ pub fn check_table(t: &EventTable) -> Result<(), StoreError> {
             });
         }
     }
+    if t.has_numeric_users() {
+        return Err(StoreError::InvalidTable {
+            message: "the table keeps numeric user ids as numbers (read for the session \
+                      export); intern them first (EventTable::intern_numeric_users)"
+                .into(),
+        });
+    }
     if n > u32::MAX as usize {
         return Err(StoreError::InvalidTable {
             message: format!("{n} rows is more than one append can hold ({})", u32::MAX),

@@ -709,6 +709,11 @@ fn take_rows(t: &EventTable, perm: &[u32]) -> EventTable {
         time_ms: g(&t.time_ms, perm),
         kind: g(&t.kind, perm),
         user: g(&t.user, perm),
+        user_num: if t.has_numeric_users() {
+            g(&t.user_num, perm)
+        } else {
+            Vec::new()
+        },
         session: g(&t.session, perm),
         item: g(&t.item, perm),
         category: g(&t.category, perm),

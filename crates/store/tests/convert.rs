@@ -228,3 +228,30 @@ fn appending_a_batch_filters_by_window() {
     assert_eq!(n, want.len());
     assert_same_rows(&into, &want);
 }
+
+/// A table read with numeric user ids kept as numbers (the session export's read) is refused
+/// with a typed error naming the fix, not stored with empty users; interned, it converts.
+#[test]
+fn numeric_user_tables_are_refused_until_interned() {
+    let mut t = sample();
+    let n = t.len();
+    t.user_num = (0..n as u64).collect();
+    t.user = vec![shopsense_events::NONE; n];
+    match table_to_batch(&t) {
+        Err(StoreError::InvalidTable { message }) => {
+            assert!(message.contains("intern_numeric_users"), "{message}")
+        }
+        other => panic!("expected InvalidTable, got {other:?}"),
+    }
+    t.intern_numeric_users();
+    let batch = table_to_batch(&t).unwrap();
+    assert_eq!(batch.num_rows(), n);
+    let users = batch.column_by_name("user_id").unwrap();
+    let users = cast(users, &DataType::Utf8).unwrap();
+    let users = users
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .unwrap();
+    assert_eq!(users.value(0), "0");
+    assert_eq!(users.value(n - 1), (n - 1).to_string());
+}
