@@ -882,11 +882,12 @@ mod tests {
             _ => format!("{}", i % 1000),
         };
         let mut base = Interner::new();
-        for i in 0..30_000 {
+        // Over 65,536 strings in the base: its key filter is built in parallel shares.
+        for i in 0..90_000 {
             base.intern(&key(i));
         }
         let mut other = Interner::new();
-        for i in 20_000..50_000 {
+        for i in 70_000..110_000 {
             other.intern(&key(i));
         }
         let mut want = base.clone();
@@ -899,10 +900,10 @@ mod tests {
             assert_eq!(got.absorb(&other), want_ids);
             assert!(got.iter().eq(want.iter()));
             // Not yet indexed: found by the slow path, then by the caught-up tables.
-            assert_eq!(got.lookup(&key(45_000)), want.lookup(&key(45_000)));
+            assert_eq!(got.lookup(&key(105_000)), want.lookup(&key(105_000)));
             assert_eq!(
-                got.intern(&key(49_999)),
-                want.lookup(&key(49_999)).unwrap_or(NONE)
+                got.intern(&key(109_999)),
+                want.lookup(&key(109_999)).unwrap_or(NONE)
             );
             assert_eq!(got.intern("brand-new"), want.len() as u32);
             assert_eq!(got.lookup(&key(44_444)), want.lookup(&key(44_444)));
