@@ -186,6 +186,8 @@ pub struct Scratch {
     out: Vec<u8>,
     ends: Vec<usize>,
     state: Option<Box<dyn Any + Send>>,
+    /// The last date a parser read (see [`crate::time::DateCache`]).
+    pub(crate) date: crate::time::DateCache,
 }
 
 impl std::fmt::Debug for Scratch {
@@ -207,6 +209,7 @@ impl Default for Scratch {
             out: vec![0; 1024],
             ends: vec![0; 32],
             state: None,
+            date: crate::time::DateCache::default(),
         }
     }
 }

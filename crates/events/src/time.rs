@@ -51,13 +51,41 @@ pub fn parse_date(s: &str) -> Option<i64> {
 /// Parses `YYYY-MM-DD HH:MM:SS[.fff][ UTC]` (also with `T` between date and time), as UTC,
 /// into milliseconds since the epoch. This is REES46's layout.
 pub fn parse_datetime_utc(s: &str) -> Option<i64> {
+    parse_datetime_utc_cached(s, &mut DateCache::default())
+}
+
+/// The date a [`parse_datetime_utc_cached`] call parsed last: time-ordered logs repeat one
+/// date for thousands of rows, so its day number is looked up instead of recomputed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DateCache {
+    key: [u8; 10],
+    days: i64,
+    valid: bool,
+}
+
+/// [`parse_datetime_utc`] remembering the last date in `cache` (same results).
+#[inline]
+pub fn parse_datetime_utc_cached(s: &str, cache: &mut DateCache) -> Option<i64> {
     let s = s.strip_suffix(" UTC").unwrap_or(s);
     let s = s.strip_suffix('Z').unwrap_or(s);
     let b = s.as_bytes();
     if b.len() < 19 || (b[10] != b' ' && b[10] != b'T') || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let days = parse_date(&s[..10])?;
+    let mut key = [0u8; 10];
+    key.copy_from_slice(&b[..10]);
+    let days = if cache.valid && cache.key == key {
+        cache.days
+    } else {
+        // Byte 10 is an ASCII separator (checked above), so 10 is a char boundary.
+        let days = parse_date(&s[..10])?;
+        *cache = DateCache {
+            key,
+            days,
+            valid: true,
+        };
+        days
+    };
     let h = digits(&b[11..13])?;
     let mi = digits(&b[14..16])?;
     let se = digits(&b[17..19])?;

@@ -348,3 +348,28 @@ proptest! {
         prop_assert_eq!(simple_decimal(&s).map(f64::to_bits), Some(want.to_bits()), "{}", s);
     }
 }
+
+proptest! {
+    /// Parsing a run of timestamps with the date cache gives what parsing each alone gives,
+    /// whatever the order of dates, valid or not.
+    #[test]
+    fn cached_datetime_parse_matches_uncached(
+        rows in proptest::collection::vec(
+            (0u32..3, 0u32..24, 0u32..60, 0u32..62, proptest::bool::ANY, "[0-9 T:.-]{0,4}"),
+            1..60,
+        )
+    ) {
+        use shopsense_events::time::{parse_datetime_utc, parse_datetime_utc_cached, DateCache};
+        let dates = ["2019-10-01", "2019-10-02", "2020-02-29"];
+        let mut cache = DateCache::default();
+        for (d, h, m, s, utc, junk) in rows {
+            let text = format!(
+                "{} {h:02}:{m:02}:{s:02}{}{}",
+                dates[d as usize],
+                if junk.len() > 2 { junk.as_str() } else { "" },
+                if utc { " UTC" } else { "" }
+            );
+            prop_assert_eq!(parse_datetime_utc_cached(&text, &mut cache), parse_datetime_utc(&text), "{}", text);
+        }
+    }
+}

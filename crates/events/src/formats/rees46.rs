@@ -5,7 +5,7 @@ use crate::kind::{KindRef, CART, PURCHASE, REMOVE_FROM_CART, VIEW};
 use crate::read::{Fields, LineParser, Scratch};
 use crate::reject::RejectReason;
 use crate::table::RawEvent;
-use crate::time::{is_digits, parse_datetime_utc};
+use crate::time::{is_digits, parse_datetime_utc_cached};
 
 /// The REES46 header.
 pub const HEADER: &str =
@@ -131,11 +131,13 @@ impl LineParser for Rees46 {
         scratch: &mut Scratch,
         emit: &mut dyn FnMut(&RawEvent<'_>),
     ) -> Result<(), RejectReason> {
+        // The fields may borrow the scratch: take the date cache out and put it back.
+        let mut date = scratch.date;
         let mut fields = Fields::default();
         scratch.split(line, b',', &mut fields)?;
         let f = fields.expect(FIELDS)?;
-        let time_ms =
-            parse_datetime_utc(f[0]).ok_or_else(|| RejectReason::bad_time("event_time", f[0]))?;
+        let time_ms = parse_datetime_utc_cached(f[0], &mut date)
+            .ok_or_else(|| RejectReason::bad_time("event_time", f[0]))?;
         let kind = kind_of("event_type", f[1])?;
         let item = int_id("product_id", f[2])?;
         let category = opt_int_id("category_id", f[3])?;
@@ -154,6 +156,8 @@ impl LineParser for Rees46 {
             kind,
             order: None,
         });
+        drop(fields);
+        scratch.date = date;
         Ok(())
     }
 }
