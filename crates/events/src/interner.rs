@@ -400,15 +400,13 @@ fn push_decimal(arena: &mut String, v: u64) {
 /// Writes the canonical lower-case `8-4-4-4-12` text of a UUID value.
 fn push_uuid(arena: &mut String, v: [u64; 2]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let x = ((v[0] as u128) << 64) | v[1] as u128;
+    // Text position of the first digit of each of the 16 value bytes (big-endian).
+    const POS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
     let mut buf = [b'-'; 36];
-    let mut j = 0;
-    for n in 0..32 {
-        if matches!(n, 8 | 12 | 16 | 20) {
-            j += 1;
-        }
-        buf[j] = HEX[((x >> (124 - 4 * n)) & 0xF) as usize];
-        j += 1;
+    for (k, &p) in POS.iter().enumerate() {
+        let byte = (v[k / 8] >> (56 - 8 * (k % 8))) as u8;
+        buf[p] = HEX[(byte >> 4) as usize];
+        buf[p + 1] = HEX[(byte & 0xF) as usize];
     }
     if let Ok(t) = std::str::from_utf8(&buf) {
         arena.push_str(t);
@@ -873,6 +871,29 @@ mod tests {
 
     /// Absorbing another interner gives the ids interning its strings one by one would,
     /// before and after the lookup tables catch up with the absorbed strings.
+    #[test]
+    fn uuid_text_round_trips() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..2000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let (hi, lo) = (x, x.rotate_left(23) ^ 0xDEAD_BEEF);
+            let want = format!(
+                "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                hi >> 32,
+                (hi >> 16) & 0xFFFF,
+                hi & 0xFFFF,
+                lo >> 48,
+                lo & 0xFFFF_FFFF_FFFF
+            );
+            let mut got = String::new();
+            push_uuid(&mut got, [hi, lo]);
+            assert_eq!(got, want);
+            assert_eq!(canonical_uuid(&want), Some([hi, lo]));
+        }
+    }
+
     #[test]
     fn absorb_matches_interning_one_by_one() {
         let key = |i: u64| match i % 4 {
