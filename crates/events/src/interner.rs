@@ -869,8 +869,7 @@ mod tests {
         }
     }
 
-    /// Absorbing another interner gives the ids interning its strings one by one would,
-    /// before and after the lookup tables catch up with the absorbed strings.
+    /// UUID values print as the canonical text they were parsed from.
     #[test]
     fn uuid_text_round_trips() {
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -894,6 +893,8 @@ mod tests {
         }
     }
 
+    /// Absorbing another interner gives the ids interning its strings one by one would,
+    /// before and after the lookup tables catch up with the absorbed strings.
     #[test]
     fn absorb_matches_interning_one_by_one() {
         let key = |i: u64| match i % 4 {

@@ -14,7 +14,6 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use shopsense_events::kind::{CART, PURCHASE, REMOVE_FROM_CART, VIEW, WISHLIST};
-use shopsense_events::table::USER_INTERNED;
 use shopsense_events::{EventTable, NONE};
 use std::io::Write;
 use std::path::Path;
@@ -320,10 +319,7 @@ fn column(
             let mut uid = StringBuilder::with_capacity(n, n * 10);
             let mut num = itoa::Buffer::new();
             for s in range {
-                match sessions.user_num.get(s) {
-                    Some(&v) if v != USER_INTERNED => uid.append_value(num.format(v)),
-                    _ => uid.append_value(t.users.get(sessions.user[s])),
-                }
+                uid.append_value(sessions.user_id_in(t, s, &mut num));
             }
             Arc::new(uid.finish())
         }

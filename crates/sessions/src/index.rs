@@ -335,8 +335,21 @@ impl Sessions {
     /// The session's user id as text (borrowed unless the table keeps it as a number).
     pub fn user_id<'a>(&self, t: &'a EventTable, s: usize) -> Cow<'a, str> {
         match self.user_num.get(s) {
-            Some(&v) if v != USER_INTERNED => Cow::Owned(v.to_string()),
+            Some(&v) if v != USER_INTERNED => Cow::Owned(itoa::Buffer::new().format(v).into()),
             _ => Cow::Borrowed(t.users.get(self.user[s])),
+        }
+    }
+
+    /// [`Sessions::user_id`] without allocating: a number is printed into `buf`.
+    pub fn user_id_in<'a>(
+        &self,
+        t: &'a EventTable,
+        s: usize,
+        buf: &'a mut itoa::Buffer,
+    ) -> &'a str {
+        match self.user_num.get(s) {
+            Some(&v) if v != USER_INTERNED => buf.format(v),
+            _ => t.users.get(self.user[s]),
         }
     }
 

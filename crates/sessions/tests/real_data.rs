@@ -289,3 +289,52 @@ fn numeric_users_keep_other_ids_exactly() {
         assert_numeric_users_change_nothing(&plain, num.clone(), &cfg, "mixed");
     }
 }
+
+/// A table read with numeric users joined to an ordinary one (a store plus a CSV given to
+/// `sessionize` together) comes out ordinary with every user id intact; two numeric tables
+/// stay numeric. Both by `concat` and by `append`.
+#[test]
+fn numeric_and_ordinary_tables_join_without_losing_users() {
+    use shopsense_events::EventTable;
+    let (r, t) = (
+        data("rees46/2019-Oct_head.csv"),
+        data("taobao/UserBehavior_head.csv"),
+    );
+    let (r_plain, r_num) = (
+        load_ranges(&r, Columns::CORE),
+        load_ranges(&r, Columns::SESSION_EXPORT),
+    );
+    let (t_plain, t_num) = (
+        load_ranges(&t, Columns::CORE),
+        load_ranges(&t, Columns::SESSION_EXPORT),
+    );
+    let want = EventTable::concat(vec![r_plain.clone(), t_plain.clone()]);
+    let users = |x: &EventTable| {
+        (0..x.len())
+            .map(|i| x.user_id(i).into_owned())
+            .collect::<Vec<_>>()
+    };
+    let want_users = users(&want);
+    assert_eq!(want.len(), 17_434 + 84_475);
+    for (a, b, numeric) in [
+        (&r_num, &t_plain, false),
+        (&r_plain, &t_num, false),
+        (&r_num, &t_num, true),
+    ] {
+        let joined = EventTable::concat(vec![a.clone(), b.clone()]);
+        assert_eq!(joined.has_numeric_users(), numeric);
+        assert_eq!(users(&joined), want_users);
+        if !numeric {
+            assert_eq!(joined.user, want.user);
+            assert!(joined.users.iter().eq(want.users.iter()));
+        }
+        let mut appended = a.clone();
+        appended.append(b);
+        assert_eq!(appended.has_numeric_users(), numeric);
+        assert_eq!(users(&appended), want_users);
+        assert_eq!(
+            appended.user_num.len(),
+            if numeric { appended.len() } else { 0 }
+        );
+    }
+}
