@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Purchase-intent quality benchmark: shopsense (gbdt, logistic, seed-rf, auto) vs the team's
+# Purchase-intent quality benchmark: shopsense (gbdt, logistic, seed-rf, blend, auto) vs the team's
 # reference script on the bundled real samples, several seeds, bootstrap intervals.
 #   bench/intent.sh [SEEDS=42,1,2,3,4] [EXTRA train intent options…]
 #   MODELS="auto" DATASETS="rees46" PROTOCOLS="early-3" SKIP_REFERENCE=1 bench/intent.sh   (a subset)
@@ -35,7 +35,7 @@ REES46=(data/rees46/2019-Oct_head.csv)
 for data in ${DATASETS:-taobao rees46}; do
   if [ $data = taobao ]; then IN=("${TAOBAO[@]}"); else IN=("${REES46[@]}"); fi
   for protocol in ${PROTOCOLS:-full early-3}; do
-    for model in ${MODELS:-gbdt logistic seed-rf auto}; do
+    for model in ${MODELS:-gbdt logistic seed-rf blend auto}; do
       for seed in ${SEEDS//,/ }; do
         "$B" -q train intent "${IN[@]}" --protocol $protocol --model $model --seed "$seed" \
           --out "$OUT/$data-$protocol-$model-$seed.bundle" --json "${EXTRA[@]}" \
@@ -82,7 +82,7 @@ def ci(r, k):
     return f"[{r[k][0]:.3f}, {r[k][1]:.3f}]" if r.get(k) else "–"
 print("| data · protocol | model | test rows (buyers) | ROC-AUC mean ± sd | PR-AUC mean ± sd | ROC-AUC 95 % CI | PR-AUC 95 % CI |")
 print("|---|---|---|---|---|---|---|")
-order = ["shopsense gbdt", "shopsense logistic", "shopsense seed-rf", "shopsense auto", "reference seed-rf",
+order = ["shopsense gbdt", "shopsense logistic", "shopsense seed-rf", "shopsense blend", "shopsense auto", "reference seed-rf",
          "reference LightGBM six+6", "reference seed-rf (time fixed)", "reference LightGBM six+6 (time fixed)"]
 verdicts = []
 for data in ("taobao", "rees46"):

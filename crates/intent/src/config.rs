@@ -23,34 +23,50 @@ pub enum ModelChoice {
     /// The reference baseline: 20 trees of depth 5 on 1:1 undersampled training rows, on the
     /// six reference features only ([`SEED_RF_FEATURES`]).
     SeedRf,
+    /// An equal-weight blend (standardised log-odds) of the families in
+    /// [`TrainConfig::blend`], each fitted as it would be alone and reading its own columns
+    /// of the full feature set ([`shopsense_models::Blend`]).
+    Blend,
     /// Train every family in [`ModelChoice::CANDIDATES`] and keep the one with the best
     /// mean PR-AUC over the rolling-origin folds of the training part and the validation
     /// part (ties: the same mean of ROC-AUC, then candidate order). The test part plays no
     /// role in the choice; the bundle records the family chosen and every candidate's scores.
+    /// The blend is tried only when the training part is below
+    /// [`TrainConfig::large_data_rows`]: it is there to steady small samples.
     Auto,
 }
 
 impl ModelChoice {
     /// The families `auto` chooses among, in tie-break order.
-    pub const CANDIDATES: [ModelChoice; 3] = [
+    pub const CANDIDATES: [ModelChoice; 4] = [
+        ModelChoice::Gbdt,
+        ModelChoice::Logistic,
+        ModelChoice::SeedRf,
+        ModelChoice::Blend,
+    ];
+
+    /// Every single family, by name.
+    pub const ALL: [ModelChoice; 4] = [
+        ModelChoice::Gbdt,
+        ModelChoice::Logistic,
+        ModelChoice::SeedRf,
+        ModelChoice::Blend,
+    ];
+
+    /// The families a blend may hold.
+    pub const BLEND_MEMBERS: [ModelChoice; 3] = [
         ModelChoice::Gbdt,
         ModelChoice::Logistic,
         ModelChoice::SeedRf,
     ];
 
-    /// Every choice, by name.
-    pub const ALL: [ModelChoice; 3] = [
-        ModelChoice::Gbdt,
-        ModelChoice::Logistic,
-        ModelChoice::SeedRf,
-    ];
-
-    /// Stable name (`gbdt`, `logistic`, `seed-rf`).
+    /// Stable name (`gbdt`, `logistic`, `seed-rf`, `blend`, `auto`).
     pub fn as_str(self) -> &'static str {
         match self {
             ModelChoice::Gbdt => "gbdt",
             ModelChoice::Logistic => "logistic",
             ModelChoice::SeedRf => "seed-rf",
+            ModelChoice::Blend => "blend",
             ModelChoice::Auto => "auto",
         }
     }
@@ -59,7 +75,9 @@ impl ModelChoice {
     /// (`auto`: the GBDT set; each candidate then uses its own.)
     pub fn default_features(self) -> Vec<String> {
         match self {
-            ModelChoice::Gbdt | ModelChoice::Auto => FeatureSpec::default().features,
+            ModelChoice::Gbdt | ModelChoice::Blend | ModelChoice::Auto => {
+                FeatureSpec::default().features
+            }
             ModelChoice::Logistic => FeatureSpec::default()
                 .features
                 .into_iter()
@@ -86,9 +104,10 @@ impl FromStr for ModelChoice {
             "gbdt" | "lightgbm" | "lgbm" => Ok(ModelChoice::Gbdt),
             "logistic" | "lr" => Ok(ModelChoice::Logistic),
             "seed-rf" | "seed_rf" | "rf" => Ok(ModelChoice::SeedRf),
+            "blend" => Ok(ModelChoice::Blend),
             "auto" => Ok(ModelChoice::Auto),
             _ => Err(IntentError::config(format!(
-                "unknown model {s:?} (expected gbdt, logistic, seed-rf or auto)"
+                "unknown model {s:?} (expected gbdt, logistic, seed-rf, blend or auto)"
             ))),
         }
     }
@@ -351,7 +370,17 @@ pub struct TrainConfig {
     pub large_data_rows: Option<usize>,
     /// How the sessions were formed (recorded in the bundle).
     pub sessions: SessionSettings,
+    /// The members of `--model blend` (and of the blend `auto` tries), from
+    /// [`ModelChoice::BLEND_MEMBERS`].
+    pub blend: Vec<ModelChoice>,
 }
+
+/// The members of a blend unless the user names others.
+pub const DEFAULT_BLEND: [ModelChoice; 3] = [
+    ModelChoice::Gbdt,
+    ModelChoice::Logistic,
+    ModelChoice::SeedRf,
+];
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -379,6 +408,7 @@ impl Default for TrainConfig {
             bootstrap_resamples: 1000,
             large_data_rows: Some(LARGE_DATA_ROWS),
             sessions: SessionSettings::default(),
+            blend: DEFAULT_BLEND.to_vec(),
         }
     }
 }
@@ -413,6 +443,20 @@ impl TrainConfig {
                 "--search-trials applies to the gbdt model only, not {}",
                 self.model
             )));
+        }
+        if matches!(self.model, ModelChoice::Blend | ModelChoice::Auto) {
+            if self.blend.is_empty() {
+                return Err(IntentError::config("a blend needs at least one member"));
+            }
+            if let Some(m) = self
+                .blend
+                .iter()
+                .find(|m| !ModelChoice::BLEND_MEMBERS.contains(m))
+            {
+                return Err(IntentError::config(format!(
+                    "{m} cannot be a blend member (gbdt, logistic, seed-rf)"
+                )));
+            }
         }
         if self.search_trials > 0 && self.cv_folds == 0 {
             return Err(IntentError::config("the search needs at least one fold"));

@@ -97,6 +97,7 @@ fn bundle_round_trips_bit_for_bit() {
         ("gbdt", CalibrationMethod::Platt, true),
         ("logistic", CalibrationMethod::Platt, false),
         ("seed-rf", CalibrationMethod::None, false),
+        ("blend", CalibrationMethod::Platt, true),
     ];
     for (model, calibration, refit) in cases {
         let cfg = TrainConfig {

@@ -311,6 +311,26 @@ impl Dataset {
         })
     }
 
+    /// Copies the named columns (in the given order); labels and weights follow. Fails
+    /// naming the first column the dataset lacks.
+    pub fn select_features(&self, names: &[String]) -> Result<Dataset> {
+        let cols = names
+            .iter()
+            .map(|n| {
+                self.feature_names
+                    .iter()
+                    .position(|c| c == n)
+                    .ok_or_else(|| ModelError::Invalid(format!("no feature column `{n}`")))
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        Ok(Dataset {
+            x: self.x.view().select_cols(&cols)?,
+            feature_names: names.to_vec(),
+            labels: self.labels.clone(),
+            weights: self.weights.clone(),
+        })
+    }
+
     /// Number of classes implied by the labels (`max label + 1`, at least 2); fails on a
     /// non-integer label.
     pub fn n_classes(&self) -> Result<usize> {

@@ -3,7 +3,7 @@
 
 use crate::data::{Dataset, MatrixRef};
 use crate::error::{ModelError, Result};
-use crate::{forest::RandomForest, gbdt::Gbdt, logistic::Logistic};
+use crate::{blend::Blend, forest::RandomForest, gbdt::Gbdt, logistic::Logistic};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
@@ -20,6 +20,9 @@ pub enum ModelKind {
     /// The reference method `seed-rf`: 20 trees, depth 5, on 1:1 undersampled data
     /// ([`RandomForest`]); JSON.
     SeedRf,
+    /// An equal-weight blend of fitted models in standardised log-odds ([`Blend`]); JSON
+    /// holding every member's own bytes.
+    Blend,
 }
 
 impl ModelKind {
@@ -29,6 +32,7 @@ impl ModelKind {
             ModelKind::Gbdt => "gbdt",
             ModelKind::Logistic => "logistic",
             ModelKind::SeedRf => "seed-rf",
+            ModelKind::Blend => "blend",
         }
     }
 }
@@ -40,8 +44,9 @@ impl std::str::FromStr for ModelKind {
             "gbdt" | "lightgbm" => Ok(ModelKind::Gbdt),
             "logistic" | "lr" => Ok(ModelKind::Logistic),
             "seed-rf" | "rf" => Ok(ModelKind::SeedRf),
+            "blend" => Ok(ModelKind::Blend),
             other => Err(ModelError::Invalid(format!(
-                "unknown model kind `{other}` (gbdt, logistic, seed-rf)"
+                "unknown model kind `{other}` (gbdt, logistic, seed-rf, blend)"
             ))),
         }
     }
@@ -121,6 +126,8 @@ pub enum AnyModel {
     Logistic(Logistic),
     /// The seed-rf random forest.
     SeedRf(RandomForest),
+    /// A blend of the others.
+    Blend(Blend),
 }
 
 impl AnyModel {
@@ -130,6 +137,7 @@ impl AnyModel {
             ModelKind::Gbdt => AnyModel::Gbdt(Gbdt::from_bytes(bytes)?),
             ModelKind::Logistic => AnyModel::Logistic(Logistic::from_bytes(bytes)?),
             ModelKind::SeedRf => AnyModel::SeedRf(RandomForest::from_bytes(bytes)?),
+            ModelKind::Blend => AnyModel::Blend(Blend::from_bytes(bytes)?),
         })
     }
     fn inner(&self) -> &dyn Model {
@@ -137,6 +145,7 @@ impl AnyModel {
             AnyModel::Gbdt(m) => m,
             AnyModel::Logistic(m) => m,
             AnyModel::SeedRf(m) => m,
+            AnyModel::Blend(m) => m,
         }
     }
 }
@@ -149,6 +158,11 @@ impl From<Gbdt> for AnyModel {
 impl From<Logistic> for AnyModel {
     fn from(m: Logistic) -> Self {
         AnyModel::Logistic(m)
+    }
+}
+impl From<Blend> for AnyModel {
+    fn from(m: Blend) -> Self {
+        AnyModel::Blend(m)
     }
 }
 impl From<RandomForest> for AnyModel {

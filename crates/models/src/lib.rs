@@ -9,7 +9,8 @@
 //!   (fit, from bytes), [`AnyModel`] for any kind; multi-class models report
 //!   [`Model::n_classes`] and answer [`Model::predict_proba_multi`];
 //! * models: [`Gbdt`] (LightGBM), [`Logistic`] (standardised, L2, class weights) and the
-//!   reference baseline `seed-rf` ([`RandomForest`] with [`ForestParams::seed_rf`]);
+//!   reference baseline `seed-rf` ([`RandomForest`] with [`ForestParams::seed_rf`]), and
+//!   [`Blend`], their equal-weight average in standardised log-odds;
 //! * imbalance: [`undersample`], [`ClassWeight`], selectable through [`Imbalance`];
 //! * tuning and decisions: [`rolling_origin_folds`], [`random_search`] (budgeted,
 //!   resumable), [`Calibrator`] (Platt / isotonic), [`choose_threshold`] (max F1 or cost
@@ -19,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod blend;
 pub mod bundle;
 pub mod calibration;
 pub mod data;
@@ -37,6 +39,7 @@ pub mod search;
 pub mod synth;
 pub mod threshold;
 
+pub use blend::Blend;
 pub use bundle::{Bundle, LoadedBundle, Probe};
 pub use calibration::{CalibrationMethod, Calibrator};
 pub use data::{Dataset, Matrix, MatrixRef};

@@ -109,10 +109,15 @@ pub struct IntentFeatureArgs {
     /// events; early-3 by default for `early`), at-cart (at the first add-to-cart).
     #[arg(long, default_value = "full", value_parser = parse_protocol)]
     pub protocol: shopsense_intent::Protocol,
-    /// Model family: auto (train gbdt, logistic and seed-rf, keep the best validation
-    /// PR-AUC, ties by ROC-AUC), gbdt (LightGBM), logistic, seed-rf (the reference baseline).
-    #[arg(long, default_value = "auto", value_parser = ["auto", "gbdt", "logistic", "seed-rf"])]
+    /// Model family: auto (train gbdt, logistic, seed-rf and their blend, keep the best
+    /// mean PR-AUC over the rolling-origin folds of the training part and the validation
+    /// part), gbdt (LightGBM), logistic, seed-rf (the reference baseline), blend (the
+    /// equal-weight average of the --blend members in standardised log-odds).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gbdt", "logistic", "seed-rf", "blend"])]
     pub model: String,
+    /// Members of the blend (`--model blend`, and the blend `auto` tries).
+    #[arg(long, value_delimiter = ',', default_value = "gbdt,logistic,seed-rf", value_parser = ["gbdt", "logistic", "seed-rf"])]
+    pub blend: Vec<String>,
     /// Feature columns, comma-separated (default: the model's own set; see the features
     /// crate's README for every name).
     #[arg(long, value_delimiter = ',')]

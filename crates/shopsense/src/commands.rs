@@ -630,6 +630,11 @@ fn intent_config(
     Ok(shopsense_intent::TrainConfig {
         protocol: f.protocol,
         model: f.model.parse()?,
+        blend: f
+            .blend
+            .iter()
+            .map(|m| m.parse())
+            .collect::<std::result::Result<_, _>>()?,
         features: f.features.clone(),
         utc_offset_minutes: f.utc_offset_minutes,
         split,
