@@ -470,6 +470,18 @@ impl TrainConfig {
         self.feature_spec().map(|_| ())
     }
 
+    /// This configuration as it is trained: a blend's score ranks but is not a probability
+    /// (the logistic of a mean of standardised log-odds), so a blend without calibration is
+    /// calibrated with Platt scaling on the validation part (monotone: ranks, ROC-AUC and
+    /// PR-AUC are unchanged; log-loss and Brier become meaningful).
+    pub fn effective(&self) -> TrainConfig {
+        let mut c = self.clone();
+        if c.model == ModelChoice::Blend && c.calibration == CalibrationMethod::None {
+            c.calibration = CalibrationMethod::Platt;
+        }
+        c
+    }
+
     /// The configuration of one `auto` candidate: this one with `model` set (seed-rf keeps its
     /// built-in 1:1 undersampling, so a class-weight setting does not apply to it) and, unless
     /// the user chose columns, the candidate's own default features.
@@ -482,6 +494,6 @@ impl TrainConfig {
         if model != ModelChoice::Gbdt {
             c.search_trials = 0;
         }
-        c
+        c.effective()
     }
 }

@@ -381,6 +381,7 @@ pub fn fit(
 ) -> Result<TrainOutcome> {
     cfg.validate()?;
     if cfg.model != ModelChoice::Auto {
+        let cfg = &cfg.effective();
         let v = fit_validate(t, sessions, cfg, prep, progress)?;
         return finish(t, sessions, cfg, v, None, progress);
     }

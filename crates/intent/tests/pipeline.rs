@@ -553,3 +553,40 @@ fn auto_choice_rule_breaks_ties_by_roc_auc_then_order() {
     assert_eq!(choose_auto(&[g_.clone(), l_]), Some(1));
     assert_eq!(choose_auto(&[g_]), Some(0));
 }
+
+/// The blend on REES46 early-3 (the row where no single family beat the published seed-rf
+/// with every seed): it holds its three members, is calibrated (Platt) even when no
+/// calibration was asked for — its raw score is a ranking, which gave a test log-loss of 0.74
+/// — and scores within the bounds of `bench/intent.sh` (5 seeds: ROC-AUC 0.661 – 0.695,
+/// PR-AUC 0.255 – 0.348; bounds ≈ 3 sd around them, above the published 0.650 / 0.173 only
+/// in the mean, as the 16-buyer test part allows).
+#[test]
+fn blend_on_rees46_early_3_is_calibrated_and_within_bounds() {
+    let (t, s) = rees46();
+    let cfg = TrainConfig {
+        bootstrap_resamples: 0,
+        ..quick("early-3", "blend")
+    };
+    assert_eq!(cfg.calibration, CalibrationMethod::None);
+    let out = train(&t, &s, &cfg);
+    assert_eq!(out.bundle.model_kind, shopsense_models::ModelKind::Blend);
+    assert!(
+        out.bundle.model_name.starts_with("blend(gbdt(")
+            && out.bundle.model_name.contains("logistic(")
+            && out.bundle.model_name.contains("seed-rf("),
+        "{}",
+        out.bundle.model_name
+    );
+    assert_eq!(
+        out.bundle.calibrator.method(),
+        CalibrationMethod::Platt,
+        "a blend is always calibrated"
+    );
+    let m = &out.summary.test.metrics;
+    assert_eq!((m.n, m.positives), (494, 16));
+    let (roc, pr) = (m.roc_auc.unwrap(), m.pr_auc.unwrap());
+    assert!((0.62..=0.75).contains(&roc), "test ROC-AUC {roc}");
+    assert!((0.18..=0.45).contains(&pr), "test PR-AUC {pr}");
+    // 16 buyers in 494: always predicting the base rate gives log-loss ≈ 0.142.
+    assert!(m.log_loss < 0.2, "test log-loss {}", m.log_loss);
+}

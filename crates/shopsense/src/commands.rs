@@ -895,7 +895,7 @@ fn train_intent(a: TrainIntentArgs, quiet: bool) -> Result<()> {
         } else {
             ""
         },
-        a.calibration,
+        format!("{:?}", outcome.bundle.calibrator.method()).to_lowercase(),
         s.threshold.threshold,
         cfg.threshold
     )?;
