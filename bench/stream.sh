@@ -12,8 +12,11 @@ cd "$(dirname "$0")/.."
 . scripts/env.sh
 FILE="${1:-data/taobao/UserBehavior_head.csv}"; MODEL="${2:-logistic}"; LIMIT="${3:-}"; SPEED="${4:-}"
 mkdir -p bench-data
-cargo build --release --quiet -p shopsense
-B="${CARGO_TARGET_DIR:-target}/release/shopsense"
+# SHOPSENSE_BIN: a given binary (A/B runs of two builds); otherwise this checkout's release build.
+if [ -n "${SHOPSENSE_BIN:-}" ]; then B="$SHOPSENSE_BIN"; else
+  cargo build --release --quiet -p shopsense
+  B="${CARGO_TARGET_DIR:-target}/release/shopsense"
+fi
 SAMPLE=data/taobao/UserBehavior_head.csv
 case "$FILE" in *rees46*|*syn*) SAMPLE=data/rees46/2019-Oct_head.csv ;; esac
 BUNDLE="bench-data/stream-$(basename "$SAMPLE" .csv)-$MODEL.bundle"

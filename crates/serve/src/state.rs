@@ -10,7 +10,8 @@ use crate::error::ServeError;
 use serde::{Deserialize, Serialize};
 use shopsense_events::{Event, EventKind};
 use shopsense_features::UserHistory;
-use std::collections::HashMap;
+/// Maps keyed by ids on the per-event path: foldhash (hashbrown's default) instead of SipHash.
+type HashMap<K, V> = std::collections::HashMap<K, V, hashbrown::DefaultHashBuilder>;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -240,16 +241,20 @@ impl SessionStore {
                 },
             );
         }
-        // Present: inserted just above when it was new.
-        let s = inner
-            .sessions
-            .entry(session_id.to_string())
-            .or_insert_with(|| LiveSession {
-                user_id: String::new(),
-                history: UserHistory::default(),
-                events: Vec::new(),
-                touched_ms: now_ms,
-            });
+        // Present: inserted just above when it was new (looked up by `&str`: no key copy on
+        // the per-event path).
+        let s = match inner.sessions.get_mut(session_id) {
+            Some(s) => s,
+            None => inner
+                .sessions
+                .entry(session_id.to_string())
+                .or_insert_with(|| LiveSession {
+                    user_id: String::new(),
+                    history: UserHistory::default(),
+                    events: Vec::new(),
+                    touched_ms: now_ms,
+                }),
+        };
         s.events.extend(events);
         let max = self.limits.max_events_per_session;
         if s.events.len() > max {
@@ -277,7 +282,7 @@ impl SessionStore {
             inner: Mutex::new(Inner {
                 sessions: g.sessions.clone(),
                 users: g.users.clone(),
-                by_user: HashMap::new(),
+                by_user: HashMap::default(),
                 changed: None,
                 only,
             }),

@@ -396,6 +396,8 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
     // A message of a partition not yet rewound is not applied (see `Some(Ok(m))` below);
     // while one was dropped that way, every poll retries the rewind.
     let mut rewind_pending = true;
+    // The score message, serialised into one reused buffer (librdkafka copies it).
+    let mut body: Vec<u8> = Vec::with_capacity(512);
     loop {
         // `assignment()` is a round trip to librdkafka's main thread: done while a rewind is
         // pending, not before every poll (it was most of the consumer's time).
@@ -453,7 +455,8 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
                 match proc_.process(m.partition(), m.offset(), payload, now) {
                     Outcome::Scored(s) => {
                         live.events.fetch_add(1, Ordering::Relaxed);
-                        let body = serde_json::to_vec(&*s)
+                        body.clear();
+                        serde_json::to_writer(&mut body, &*s)
                             .map_err(|e| StreamError::Io(format!("score JSON: {e}")))?;
                         send(&producer, &cfg.out_topic, &s.session_id, &body, source_ms)?;
                     }

@@ -12,7 +12,10 @@ use shopsense_events::{Event, EventKind};
 use shopsense_features::OnlineSession;
 use shopsense_serve::wire::EventIn;
 use shopsense_serve::{Scorer, SessionStore, StateLimits};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// Maps keyed by ids on the per-event path: foldhash (hashbrown's default) instead of SipHash.
+type HashMap<K, V> = std::collections::HashMap<K, V, hashbrown::DefaultHashBuilder>;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -234,13 +237,13 @@ impl Processor {
             applied: BTreeMap::new(),
             watermark_ms: i64::MIN,
             last_sweep_ms: i64::MIN,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             online,
             eval_online: Rolling::new(cfg.eval_window),
             eval_batch: Rolling::new(cfg.eval_window),
             counts: Counts::default(),
-            items: HashMap::new(),
-            live: HashMap::new(),
+            items: HashMap::default(),
+            live: HashMap::default(),
             live_swept_ms: i64::MIN,
             chain_base: None,
         }
@@ -373,16 +376,20 @@ impl Processor {
                 }
             }
         } else {
-            self.pending.insert(
-                key.clone(),
-                Pending {
-                    last_ms: time_ms,
-                    x,
-                    batch: score.score,
-                    online,
-                    scored: true,
-                },
-            );
+            let p = Pending {
+                last_ms: time_ms,
+                x,
+                batch: score.score,
+                online,
+                scored: true,
+            };
+            // Replaced in place when the session is pending already (no key copy).
+            match self.pending.get_mut(&key) {
+                Some(slot) => *slot = p,
+                None => {
+                    self.pending.insert(key.clone(), p);
+                }
+            }
         }
         Outcome::Scored(Box::new(ScoreOut {
             session_id: key,
