@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 pub const MAX_ID_LEN: usize = 256;
 
 /// An id given as a JSON string or integer (REES46 ids are numbers).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum Id {
     /// A string id.
@@ -32,13 +32,65 @@ impl Id {
 
 /// An event time: UTC milliseconds since the epoch, or text (RFC 3339,
 /// `YYYY-MM-DD HH:MM:SS[ UTC]`, as in REES46).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum Time {
     /// UTC milliseconds.
     Ms(i64),
     /// Text.
     Text(String),
+}
+
+/// A JSON string or integer, read straight from the input (serde's derived untagged enums
+/// buffer every value first: that was a visible share of a stream consumer's time).
+enum StrOrInt {
+    Str(String),
+    Int(i64),
+}
+
+impl<'de> Deserialize<'de> for StrOrInt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = StrOrInt;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StrOrInt, E> {
+                Ok(StrOrInt::Str(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<StrOrInt, E> {
+                Ok(StrOrInt::Str(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<StrOrInt, E> {
+                Ok(StrOrInt::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<StrOrInt, E> {
+                i64::try_from(v)
+                    .map(StrOrInt::Int)
+                    .map_err(|_| E::custom(format!("integer {v} is too large")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match StrOrInt::deserialize(d)? {
+            StrOrInt::Str(s) => Id::Str(s),
+            StrOrInt::Int(i) => Id::Int(i),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match StrOrInt::deserialize(d)? {
+            StrOrInt::Str(s) => Time::Text(s),
+            StrOrInt::Int(i) => Time::Ms(i),
+        })
+    }
 }
 
 /// One raw event: the canonical fields of ingest (REES46 column names accepted as aliases).
@@ -77,22 +129,28 @@ pub struct EventIn {
     pub order_id: Option<Id>,
 }
 
-fn check_id(field: String, s: String, required: bool) -> Result<Option<String>, ApiError> {
+/// `field` names the field in an error; it is only built when there is one (this runs for
+/// every id of every event a stream consumes).
+fn check_id(
+    field: impl Fn() -> String,
+    s: String,
+    required: bool,
+) -> Result<Option<String>, ApiError> {
     if s.is_empty() {
         return if required {
-            Err(ApiError::invalid(field, "must not be empty"))
+            Err(ApiError::invalid(field(), "must not be empty"))
         } else {
             Ok(None)
         };
     }
     if s.len() > MAX_ID_LEN {
         return Err(ApiError::invalid(
-            field,
+            field(),
             format!("longer than {MAX_ID_LEN} bytes"),
         ));
     }
     if s.chars().any(char::is_control) {
-        return Err(ApiError::invalid(field, "contains control characters"));
+        return Err(ApiError::invalid(field(), "contains control characters"));
     }
     Ok(Some(s))
 }
@@ -107,13 +165,15 @@ impl EventIn {
                 format!("{at}.{name}")
             }
         };
-        let time_ms = time_ms_of(self.time, &f("time"))?;
-        let kind_name = check_id(f("kind"), self.kind, true)?.unwrap_or_default();
+        let time_ms = time_ms_of(self.time, || f("time"))?;
+        let kind_name = check_id(|| f("kind"), self.kind, true)?.unwrap_or_default();
         let kind = EventKind::from_name(&kind_name);
-        let user_id = check_id(f("user_id"), self.user_id.into_string(), true)?.unwrap_or_default();
-        let item_id = check_id(f("item_id"), self.item_id.into_string(), true)?.unwrap_or_default();
+        let user_id =
+            check_id(|| f("user_id"), self.user_id.into_string(), true)?.unwrap_or_default();
+        let item_id =
+            check_id(|| f("item_id"), self.item_id.into_string(), true)?.unwrap_or_default();
         let opt = |name: &str, v: Option<String>| match v {
-            Some(s) => check_id(f(name), s, false),
+            Some(s) => check_id(|| f(name), s, false),
             None => Ok(None),
         };
         let session_id = opt("session_id", self.session_id.map(Id::into_string))?;
@@ -282,23 +342,23 @@ pub struct NextActionQuery {
     pub time_ms: Option<i64>,
 }
 
-fn time_ms_of(t: Time, field: &str) -> Result<i64, ApiError> {
+fn time_ms_of(t: Time, field: impl Fn() -> String) -> Result<i64, ApiError> {
     let ms = match t {
         Time::Ms(ms) => ms,
         Time::Text(s) => {
             if !s.is_ascii() || s.len() > 64 {
-                return Err(ApiError::invalid(field, "not a valid time"));
+                return Err(ApiError::invalid(field(), "not a valid time"));
             }
             shopsense_events::time::parse_time_arg(&s).ok_or_else(|| {
                 ApiError::invalid(
-                    field,
+                    field(),
                     "not a valid time (RFC 3339, `YYYY-MM-DD HH:MM:SS[ UTC]` or UTC ms)",
                 )
             })?
         }
     };
     if !(0..=253_402_300_799_999).contains(&ms) {
-        return Err(ApiError::invalid(field, "out of range"));
+        return Err(ApiError::invalid(field(), "out of range"));
     }
     Ok(ms)
 }
@@ -307,19 +367,19 @@ impl NextActionIn {
     /// Validates the fields (ids non-empty and short, price finite and ≥ 0, time valid).
     pub fn validate(self) -> Result<NextActionQuery, ApiError> {
         let user_id =
-            check_id("user_id".into(), self.user_id.into_string(), true)?.unwrap_or_default();
+            check_id(|| "user_id".into(), self.user_id.into_string(), true)?.unwrap_or_default();
         let item_id =
-            check_id("item_id".into(), self.item_id.into_string(), true)?.unwrap_or_default();
+            check_id(|| "item_id".into(), self.item_id.into_string(), true)?.unwrap_or_default();
         let session_id = match self.session_id {
-            Some(s) => check_id("session_id".into(), s.into_string(), false)?,
+            Some(s) => check_id(|| "session_id".into(), s.into_string(), false)?,
             None => None,
         };
         let category_id = match self.category_id {
-            Some(s) => check_id("category_id".into(), s.into_string(), false)?,
+            Some(s) => check_id(|| "category_id".into(), s.into_string(), false)?,
             None => None,
         };
         let brand = match self.brand {
-            Some(s) => check_id("brand".into(), s, false)?,
+            Some(s) => check_id(|| "brand".into(), s, false)?,
             None => None,
         };
         if let Some(p) = self.price {
@@ -327,7 +387,10 @@ impl NextActionIn {
                 return Err(ApiError::invalid("price", "must be a finite number ≥ 0"));
             }
         }
-        let time_ms = self.time.map(|t| time_ms_of(t, "time")).transpose()?;
+        let time_ms = self
+            .time
+            .map(|t| time_ms_of(t, || "time".into()))
+            .transpose()?;
         Ok(NextActionQuery {
             user_id,
             item_id,
