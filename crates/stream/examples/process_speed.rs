@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (i, m) in payloads.iter().enumerate() {
             if let Outcome::Scored(s) = p.process(0, i as i64, m.as_bytes(), 0) {
                 body.clear();
-                serde_json::to_writer(&mut body, &*s)?;
+                s.write_json(&mut body)?;
                 bytes += body.len();
                 scored += 1;
             }

@@ -456,7 +456,7 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
                     Outcome::Scored(s) => {
                         live.events.fetch_add(1, Ordering::Relaxed);
                         body.clear();
-                        serde_json::to_writer(&mut body, &*s)
+                        s.write_json(&mut body)
                             .map_err(|e| StreamError::Io(format!("score JSON: {e}")))?;
                         send(&producer, &cfg.out_topic, &s.session_id, &body, source_ms)?;
                     }

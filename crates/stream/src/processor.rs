@@ -65,6 +65,51 @@ pub struct ScoreOut {
     pub offset: i64,
 }
 
+impl ScoreOut {
+    /// Appends the message's JSON to `out`: the same bytes as `serde_json::to_vec(self)`
+    /// (tested), with the keys written as they are instead of escaped one by one, and ids
+    /// that need no escaping copied in one piece — the score's JSON was a tenth of the
+    /// consumer's instructions.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        out.extend_from_slice(b"{\"session_id\":");
+        json_str(out, &self.session_id)?;
+        out.extend_from_slice(b",\"user_id\":");
+        json_str(out, &self.user_id)?;
+        out.extend_from_slice(b",\"score\":");
+        serde_json::to_writer(&mut *out, &self.score)?;
+        out.extend_from_slice(if self.decision {
+            b",\"decision\":true,\"model_version\":"
+        } else {
+            b",\"decision\":false,\"model_version\":"
+        });
+        json_str(out, &self.model_version)?;
+        out.extend_from_slice(b",\"online_score\":");
+        serde_json::to_writer(&mut *out, &self.online_score)?;
+        out.extend_from_slice(b",\"event_time_ms\":");
+        serde_json::to_writer(&mut *out, &self.event_time_ms)?;
+        out.extend_from_slice(b",\"processing_time_ms\":");
+        serde_json::to_writer(&mut *out, &self.processing_time_ms)?;
+        out.extend_from_slice(b",\"partition\":");
+        serde_json::to_writer(&mut *out, &self.partition)?;
+        out.extend_from_slice(b",\"offset\":");
+        serde_json::to_writer(&mut *out, &self.offset)?;
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// A JSON string: copied between quotes when nothing in it needs escaping, else serde_json's.
+fn json_str(out: &mut Vec<u8>, s: &str) -> Result<(), serde_json::Error> {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        serde_json::to_writer(out, s)
+    }
+}
+
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -644,4 +689,67 @@ pub fn event_json(e: &Event) -> String {
         m.insert("order_id".into(), s.clone().into());
     }
     serde_json::Value::Object(m).to_string()
+}
+
+#[cfg(test)]
+mod score_json_tests {
+    use super::*;
+
+    /// `write_json` writes exactly what serde_json writes for the same message: plain ids,
+    /// ids that need escaping, non-ASCII, non-finite and extreme numbers.
+    #[test]
+    fn write_json_equals_serde_json() {
+        let base = ScoreOut {
+            session_id: "3f2a-b".into(),
+            user_id: "512386086".into(),
+            score: 0.123_456_789,
+            decision: true,
+            model_version: "logistic-0a1b2c3d".into(),
+            online_score: 1e-300,
+            event_time_ms: 1_569_888_000_000,
+            processing_time_ms: -1,
+            partition: 3,
+            offset: i64::MAX,
+        };
+        let odd = [
+            "",
+            "quote\"inside",
+            "back\\slash",
+            "tab\tnew\nline\u{1}\u{1f}",
+            "ünïcödé 中文 \u{7f}",
+            "/slash/",
+        ];
+        let mut cases = vec![base.clone()];
+        for s in odd {
+            cases.push(ScoreOut {
+                session_id: s.into(),
+                user_id: s.into(),
+                model_version: s.into(),
+                ..base.clone()
+            });
+        }
+        for (score, online) in [
+            (f64::NAN, f64::INFINITY),
+            (0.0, -0.0),
+            (1.0, 0.5),
+            (f64::MIN_POSITIVE, f64::MAX),
+        ] {
+            cases.push(ScoreOut {
+                score,
+                online_score: online,
+                decision: false,
+                partition: i32::MIN,
+                offset: 0,
+                ..base.clone()
+            });
+        }
+        for c in &cases {
+            let mut got = Vec::new();
+            c.write_json(&mut got).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&serde_json::to_vec(c).unwrap())
+            );
+        }
+    }
 }
