@@ -367,6 +367,29 @@ fn bad_bundles_and_settings_are_refused_clearly() {
         },
         "cost ratio",
     );
+    // A blend: no members, a member that is not a single family, a seed-rf member without
+    // its columns.
+    bad(
+        TrainConfig {
+            blend: vec![],
+            ..quick("full", "blend")
+        },
+        "at least one member",
+    );
+    bad(
+        TrainConfig {
+            blend: vec![ModelChoice::Gbdt, ModelChoice::Auto],
+            ..quick("full", "blend")
+        },
+        "auto cannot be a blend member",
+    );
+    bad(
+        TrainConfig {
+            features: Some(vec!["n_view".into(), "duration_s".into()]),
+            ..quick("full", "blend")
+        },
+        "needs the feature `n_cart`",
+    );
     bad(
         TrainConfig {
             features: Some(vec!["n_view".into(), "warp_speed".into()]),

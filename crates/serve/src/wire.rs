@@ -621,3 +621,38 @@ pub fn check_batch(n: usize, max: usize, field: &str) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod id_time_tests {
+    use super::*;
+
+    /// Ids and times read as the derived untagged enums read them: strings and integers,
+    /// anything else refused with what was expected.
+    #[test]
+    fn ids_and_times_are_strings_or_integers() {
+        let id = |j: &str| serde_json::from_str::<Id>(j).map_err(|e| e.to_string());
+        assert_eq!(id("\"a-1\""), Ok(Id::Str("a-1".into())));
+        assert_eq!(id("\"esc\\\"aped\""), Ok(Id::Str("esc\"aped".into())));
+        assert_eq!(id("512386086"), Ok(Id::Int(512_386_086)));
+        assert_eq!(id("-7"), Ok(Id::Int(-7)));
+        assert_eq!(id("9223372036854775807"), Ok(Id::Int(i64::MAX)));
+        let e = id("9223372036854775808").unwrap_err();
+        assert!(e.contains("too large"), "{e}");
+        for bad in ["1.5", "true", "null", "[1]", "{}"] {
+            let e = id(bad).unwrap_err();
+            assert!(e.contains("expected a string or an integer"), "{bad}: {e}");
+        }
+        let time = |j: &str| serde_json::from_str::<Time>(j).map_err(|e| e.to_string());
+        assert_eq!(time("1569888000000"), Ok(Time::Ms(1_569_888_000_000)));
+        assert_eq!(
+            time("\"2019-10-01 00:00:00 UTC\""),
+            Ok(Time::Text("2019-10-01 00:00:00 UTC".into()))
+        );
+        assert!(time("1.5e12").is_err());
+        // Inside an event the same message comes back (the HTTP decoder adds the field path).
+        let ev: Result<EventIn, _> =
+            serde_json::from_str(r#"{"time": 1, "kind": "view", "user_id": 2.5, "item_id": "i"}"#);
+        let e = ev.unwrap_err().to_string();
+        assert!(e.contains("expected a string or an integer"), "{e}");
+    }
+}
