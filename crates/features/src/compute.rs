@@ -9,13 +9,45 @@ use shopsense_events::{EventTable, NONE};
 
 const DAY_MS: i64 = 86_400_000;
 
-/// What a row is computed against: the table its rows index, the priors and hash codes of
-/// that table's interned ids, and the local-time offset.
+/// What a row is computed against: the columns its rows index (an [`EventTable`]'s, or a
+/// live session's own), the priors and hash codes of the ids in those columns, and the
+/// local-time offset.
+#[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
-    pub t: &'a EventTable,
+    pub time_ms: &'a [i64],
+    pub kind: &'a [u8],
+    pub price: &'a [f64],
+    /// Item ids (indices into `priors.item`).
+    pub item: &'a [u32],
+    /// Category ids (indices into `priors.category` / `buckets.category`) or [`NONE`].
+    pub category: &'a [u32],
+    /// Brand ids (indices into `priors.brand` / `buckets.brand`) or [`NONE`].
+    pub brand: &'a [u32],
     pub priors: &'a Priors,
     pub buckets: &'a Buckets,
     pub utc_offset_ms: i64,
+}
+
+impl<'a> Ctx<'a> {
+    /// The columns of table `t`, with the priors and codes of its interned ids.
+    pub fn of_table(
+        t: &'a EventTable,
+        priors: &'a Priors,
+        buckets: &'a Buckets,
+        utc_offset_ms: i64,
+    ) -> Self {
+        Ctx {
+            time_ms: &t.time_ms,
+            kind: &t.kind,
+            price: &t.price,
+            item: &t.item,
+            category: &t.category,
+            brand: &t.brand,
+            priors,
+            buckets,
+            utc_offset_ms,
+        }
+    }
 }
 
 /// Reusable per-thread memory: nothing is allocated per row once it has grown.
@@ -139,7 +171,7 @@ pub(crate) fn compute_row(
 ) {
     debug_assert_eq!(out.len(), N_ALL);
     out.fill(f32::NAN);
-    let t = ctx.t;
+    let t = ctx;
     let n = rows.len();
     set(out, F::N_EVENTS, n as f32);
 
@@ -178,8 +210,8 @@ pub(crate) fn compute_row(
         return;
     };
     let (first, last) = (first as usize, last as usize);
-    let time = &t.time_ms;
-    let kinds = &t.kind;
+    let time = t.time_ms;
+    let kinds = t.kind;
     let start = time[first];
     let cutoff = time[last];
     if let Some(prev) = hist.last_event_ms {

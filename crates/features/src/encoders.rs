@@ -129,7 +129,7 @@ pub(crate) struct Prior {
     pub seen: bool,
 }
 
-fn find(v: &[KeyCounts], key: u64) -> Option<Counts> {
+pub(crate) fn find(v: &[KeyCounts], key: u64) -> Option<Counts> {
     v.binary_search_by_key(&key, |k| k.key)
         .ok()
         .map(|i| v[i].counts)

@@ -180,12 +180,7 @@ impl<'a> FeatureBuilder<'a> {
         let mut data = std::mem::take(&mut m.data);
         data.clear();
         data.resize(n_rows * n_cols, 0.0);
-        let full_ctx = Ctx {
-            t: self.t,
-            priors: &self.priors,
-            buckets: &self.buckets,
-            utc_offset_ms: self.utc_offset_ms,
-        };
+        let full_ctx = Ctx::of_table(self.t, &self.priors, &self.buckets, self.utc_offset_ms);
         let fold_ctx: Vec<Ctx<'_>> = self
             .oof
             .iter()

@@ -2,22 +2,24 @@
 //! offline ([`crate::build_features`]), so the two agree bit for bit.
 
 use crate::compute::{compute_row, Ctx, Scratch};
-use crate::encoders::{Buckets, Encoders, Priors};
+use crate::encoders::{find, Buckets, Encoders, Priors};
 use crate::history::UserHistory;
 use crate::spec::FeatureSpec;
 use crate::{FeatureError, Result};
-use shopsense_events::{Event, EventTable};
+use shopsense_events::kind::FIXED_KINDS;
+use shopsense_events::{Event, NONE};
 use std::ops::Deref;
 use std::sync::Arc;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Borrowed or shared (`Arc`) settings of an [`OnlineSession`].
 #[derive(Debug, Clone)]
-enum Shared<'a, T> {
+enum Shared<'a, T: ?Sized> {
     Borrowed(&'a T),
     Owned(Arc<T>),
 }
 
-impl<T> Deref for Shared<'_, T> {
+impl<T: ?Sized> Deref for Shared<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         match self {
@@ -27,18 +29,60 @@ impl<T> Deref for Shared<'_, T> {
     }
 }
 
+/// The distinct ids of one kind (items, categories or brands) seen in a live session, in
+/// first-seen order: found by their encoder key, confirmed by their bytes (so two ids are
+/// one only when their strings are equal, as in an [`EventTable`](shopsense_events::EventTable)'s dictionary). All ids
+/// share one byte buffer: no allocation per id.
+#[derive(Debug, Clone, Default)]
+struct LocalIds {
+    keys: Vec<u64>,
+    /// Id `i` is `bytes[ends[i - 1]..ends[i]]` (`0..ends[0]` for the first).
+    ends: Vec<u32>,
+    bytes: String,
+}
+
+impl LocalIds {
+    fn get(&self, i: usize) -> &str {
+        let from = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[from..self.ends[i] as usize]
+    }
+
+    /// The local id of `s` (whose key is `key`), and whether it is new.
+    fn get_or_add(&mut self, key: u64, s: &str) -> (u32, bool) {
+        for (i, &k) in self.keys.iter().enumerate() {
+            if k == key && self.get(i) == s {
+                return (i as u32, false);
+            }
+        }
+        self.keys.push(key);
+        self.bytes.push_str(s);
+        self.ends.push(self.bytes.len() as u32);
+        ((self.keys.len() - 1) as u32, true)
+    }
+}
+
 /// A live session: events arrive one at a time, features can be asked for at any point.
 ///
-/// Events are kept in a small [`EventTable`] of their own (ids interned there, priors and
-/// hashed codes resolved as new ids appear) and in time order (ties: arrival order), exactly
-/// as [`shopsense_sessions::Sessions`] orders a session offline. Live sessions are never
-/// training rows, so they use the whole-window encoders.
+/// A session keeps its own small columns (times, kinds, prices, and its distinct item,
+/// category and brand ids numbered in first-seen order, with their priors and hashed codes
+/// resolved when an id first appears), in time order (ties: arrival order), exactly as
+/// [`shopsense_sessions::Sessions`] orders a session offline; the features come from the
+/// same function as offline rows. Live sessions are never training rows, so they use the
+/// whole-window encoders.
 pub struct OnlineSession<'a> {
     encoders: Shared<'a, Encoders>,
     spec: Shared<'a, FeatureSpec>,
-    cols: Vec<usize>,
+    cols: Shared<'a, [usize]>,
     history: UserHistory,
-    table: EventTable,
+    time_ms: Vec<i64>,
+    kind: Vec<u8>,
+    price: Vec<f64>,
+    item: Vec<u32>,
+    category: Vec<u32>,
+    brand: Vec<u32>,
+    items: LocalIds,
+    categories: LocalIds,
+    brands: LocalIds,
     order: Vec<u32>,
     priors: Priors,
     buckets: Buckets,
@@ -55,31 +99,95 @@ impl<'a> OnlineSession<'a> {
     ) -> Result<Self> {
         spec.validate()?;
         encoders.check_spec(spec)?;
-        Ok(OnlineSession {
-            encoders: Shared::Borrowed(encoders),
-            spec: Shared::Borrowed(spec),
-            cols: spec.columns()?,
+        let cols: Arc<[usize]> = spec.columns()?.into();
+        Ok(Self::with(
+            Shared::Borrowed(encoders),
+            Shared::Borrowed(spec),
+            Shared::Owned(cols),
             history,
-            table: EventTable::small(),
+        ))
+    }
+
+    fn with(
+        encoders: Shared<'a, Encoders>,
+        spec: Shared<'a, FeatureSpec>,
+        cols: Shared<'a, [usize]>,
+        history: UserHistory,
+    ) -> Self {
+        OnlineSession {
+            encoders,
+            spec,
+            cols,
+            history,
+            time_ms: Vec::new(),
+            kind: Vec::new(),
+            price: Vec::new(),
+            item: Vec::new(),
+            category: Vec::new(),
+            brand: Vec::new(),
+            items: LocalIds::default(),
+            categories: LocalIds::default(),
+            brands: LocalIds::default(),
             order: Vec::new(),
             priors: Priors::default(),
             buckets: Buckets::default(),
             scratch: Scratch::new(),
-        })
+        }
     }
 
     /// Adds one event.
     pub fn push(&mut self, ev: &Event) {
-        self.table.push_event(ev);
-        let row = (self.table.len() - 1) as u32;
-        let time = &self.table.time_ms;
+        let enc = &*self.encoders;
+        let spec = &*self.spec;
+        let code = |s: &str| {
+            (xxh3_64_with_seed(s.as_bytes(), spec.hash_seed) % spec.hash_buckets as u64) as f32
+        };
+        let row = self.time_ms.len() as u32;
+        self.time_ms.push(ev.time_ms);
+        // Other kinds only ever count as "other" (codes at or above FIXED_KINDS).
+        self.kind.push(ev.kind.fixed_code().unwrap_or(FIXED_KINDS));
+        self.price.push(ev.price.unwrap_or(f64::NAN));
+        let key = enc.key(&ev.item_id);
+        let (id, new) = self.items.get_or_add(key, &ev.item_id);
+        if new {
+            self.priors.item.push(enc.prior(find(&enc.items, key)));
+        }
+        self.item.push(id);
+        // Empty strings are missing, as in an EventTable.
+        let category = match ev.category_id.as_deref() {
+            Some(c) if !c.is_empty() => {
+                let key = enc.key(c);
+                let (id, new) = self.categories.get_or_add(key, c);
+                if new {
+                    self.priors
+                        .category
+                        .push(enc.prior(find(&enc.categories, key)));
+                    self.buckets.category.push(code(c));
+                }
+                id
+            }
+            _ => NONE,
+        };
+        self.category.push(category);
+        let brand = match ev.brand.as_deref() {
+            Some(b) if !b.is_empty() => {
+                let key = enc.key(b);
+                let (id, new) = self.brands.get_or_add(key, b);
+                if new {
+                    self.priors.brand.push(enc.prior(find(&enc.brands, key)));
+                    self.buckets.brand.push(code(b));
+                }
+                id
+            }
+            _ => NONE,
+        };
+        self.brand.push(brand);
+        let time = &self.time_ms;
         // After every event at or before this time: time order, ties in arrival order.
         let at = self
             .order
             .partition_point(|&r| time[r as usize] <= ev.time_ms);
         self.order.insert(at, row);
-        self.priors.extend(&self.table, &self.encoders);
-        self.buckets.extend(&self.table, &self.spec);
     }
 
     /// Events so far.
@@ -107,7 +215,12 @@ impl<'a> OnlineSession<'a> {
             )));
         }
         let ctx = Ctx {
-            t: &self.table,
+            time_ms: &self.time_ms,
+            kind: &self.kind,
+            price: &self.price,
+            item: &self.item,
+            category: &self.category,
+            brand: &self.brand,
             priors: &self.priors,
             buckets: &self.buckets,
             utc_offset_ms: self.spec.utc_offset_minutes as i64 * 60_000,
@@ -120,7 +233,7 @@ impl<'a> OnlineSession<'a> {
             &mut self.scratch,
             &mut full,
         );
-        for (o, &c) in out.iter_mut().zip(&self.cols) {
+        for (o, &c) in out.iter_mut().zip(self.cols.iter()) {
             *o = full[c];
         }
         self.scratch.full = full;
@@ -144,7 +257,7 @@ impl<'a> OnlineSession<'a> {
 pub struct SharedFeatures {
     encoders: Arc<Encoders>,
     spec: Arc<FeatureSpec>,
-    cols: Vec<usize>,
+    cols: Arc<[usize]>,
 }
 
 impl SharedFeatures {
@@ -152,7 +265,7 @@ impl SharedFeatures {
     pub fn new(encoders: Arc<Encoders>, spec: Arc<FeatureSpec>) -> Result<Self> {
         spec.validate()?;
         encoders.check_spec(&spec)?;
-        let cols = spec.columns()?;
+        let cols = spec.columns()?.into();
         Ok(SharedFeatures {
             encoders,
             spec,
@@ -162,17 +275,12 @@ impl SharedFeatures {
 
     /// A new, empty session of a user with `history`.
     pub fn session(&self, history: UserHistory) -> OnlineSession<'static> {
-        OnlineSession {
-            encoders: Shared::Owned(self.encoders.clone()),
-            spec: Shared::Owned(self.spec.clone()),
-            cols: self.cols.clone(),
+        OnlineSession::with(
+            Shared::Owned(self.encoders.clone()),
+            Shared::Owned(self.spec.clone()),
+            Shared::Owned(self.cols.clone()),
             history,
-            table: EventTable::small(),
-            order: Vec::new(),
-            priors: Priors::default(),
-            buckets: Buckets::default(),
-            scratch: Scratch::new(),
-        }
+        )
     }
 }
 
@@ -189,4 +297,22 @@ pub fn features_for_events(
         s.push(e);
     }
     Ok(s.features())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LocalIds;
+
+    #[test]
+    fn local_ids_are_exact_even_when_keys_collide() {
+        let mut ids = LocalIds::default();
+        assert_eq!(ids.get_or_add(7, "a"), (0, true));
+        assert_eq!(ids.get_or_add(9, ""), (1, true));
+        // Same key, other bytes: another id (a key collision never merges two ids).
+        assert_eq!(ids.get_or_add(7, "b"), (2, true));
+        assert_eq!(ids.get_or_add(7, "a"), (0, false));
+        assert_eq!(ids.get_or_add(7, "b"), (2, false));
+        assert_eq!(ids.get_or_add(9, ""), (1, false));
+        assert_eq!((ids.get(0), ids.get(1), ids.get(2)), ("a", "", "b"));
+    }
 }
