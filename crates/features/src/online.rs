@@ -29,36 +29,53 @@ impl<T: ?Sized> Deref for Shared<'_, T> {
     }
 }
 
-/// The distinct ids of one kind (items, categories or brands) seen in a live session, in
-/// first-seen order: found by their encoder key, confirmed by their bytes (so two ids are
-/// one only when their strings are equal, as in an [`EventTable`](shopsense_events::EventTable)'s dictionary). All ids
-/// share one byte buffer: no allocation per id.
+/// The distinct ids (items, categories and brands, told apart by a tag) seen in a live
+/// session, numbered per tag in first-seen order: found by their encoder key, confirmed by
+/// their bytes (so two ids are one only when their strings are equal, as in an
+/// [`EventTable`](shopsense_events::EventTable)'s dictionary). Two buffers for all of them:
+/// no allocation per id or per tag.
 #[derive(Debug, Clone, Default)]
 struct LocalIds {
-    keys: Vec<u64>,
-    /// Id `i` is `bytes[ends[i - 1]..ends[i]]` (`0..ends[0]` for the first).
-    ends: Vec<u32>,
+    /// `(key, tag, number within the tag, end of the bytes)`.
+    ids: Vec<(u64, u8, u32, u32)>,
+    /// Id `i`'s bytes end at `ids[i].3` and start where id `i - 1`'s end (0 for the first).
     bytes: String,
 }
 
 impl LocalIds {
     fn get(&self, i: usize) -> &str {
-        let from = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.bytes[from..self.ends[i] as usize]
+        let from = if i == 0 {
+            0
+        } else {
+            self.ids[i - 1].3 as usize
+        };
+        &self.bytes[from..self.ids[i].3 as usize]
     }
 
-    /// The local id of `s` (whose key is `key`), and whether it is new.
-    fn get_or_add(&mut self, key: u64, s: &str) -> (u32, bool) {
-        for (i, &k) in self.keys.iter().enumerate() {
-            if k == key && self.get(i) == s {
-                return (i as u32, false);
+    /// The number of `s` (whose key is `key`) among the ids tagged `tag`, and whether it is
+    /// new. `count` is how many ids the tag has so far (the number a new one gets).
+    fn get_or_add(&mut self, tag: u8, key: u64, s: &str, count: usize) -> (u32, bool) {
+        for (i, &(k, t, n, _)) in self.ids.iter().enumerate() {
+            if k == key && t == tag && self.get(i) == s {
+                return (n, false);
             }
         }
-        self.keys.push(key);
         self.bytes.push_str(s);
-        self.ends.push(self.bytes.len() as u32);
-        ((self.keys.len() - 1) as u32, true)
+        self.ids
+            .push((key, tag, count as u32, self.bytes.len() as u32));
+        (count as u32, true)
     }
+}
+
+/// Tags of [`LocalIds`].
+const ITEM: u8 = 0;
+const CATEGORY: u8 = 1;
+const BRAND: u8 = 2;
+
+thread_local! {
+    /// Scratch memory of the feature row, shared by the live sessions of a thread (the row
+    /// is written whole on every call).
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::new());
 }
 
 /// A live session: events arrive one at a time, features can be asked for at any point.
@@ -80,13 +97,10 @@ pub struct OnlineSession<'a> {
     item: Vec<u32>,
     category: Vec<u32>,
     brand: Vec<u32>,
-    items: LocalIds,
-    categories: LocalIds,
-    brands: LocalIds,
+    ids: LocalIds,
     order: Vec<u32>,
     priors: Priors,
     buckets: Buckets,
-    scratch: Scratch,
 }
 
 impl<'a> OnlineSession<'a> {
@@ -125,13 +139,10 @@ impl<'a> OnlineSession<'a> {
             item: Vec::new(),
             category: Vec::new(),
             brand: Vec::new(),
-            items: LocalIds::default(),
-            categories: LocalIds::default(),
-            brands: LocalIds::default(),
+            ids: LocalIds::default(),
             order: Vec::new(),
             priors: Priors::default(),
             buckets: Buckets::default(),
-            scratch: Scratch::new(),
         }
     }
 
@@ -148,7 +159,9 @@ impl<'a> OnlineSession<'a> {
         self.kind.push(ev.kind.fixed_code().unwrap_or(FIXED_KINDS));
         self.price.push(ev.price.unwrap_or(f64::NAN));
         let key = enc.key(&ev.item_id);
-        let (id, new) = self.items.get_or_add(key, &ev.item_id);
+        let (id, new) = self
+            .ids
+            .get_or_add(ITEM, key, &ev.item_id, self.priors.item.len());
         if new {
             self.priors.item.push(enc.prior(find(&enc.items, key)));
         }
@@ -157,7 +170,9 @@ impl<'a> OnlineSession<'a> {
         let category = match ev.category_id.as_deref() {
             Some(c) if !c.is_empty() => {
                 let key = enc.key(c);
-                let (id, new) = self.categories.get_or_add(key, c);
+                let (id, new) = self
+                    .ids
+                    .get_or_add(CATEGORY, key, c, self.priors.category.len());
                 if new {
                     self.priors
                         .category
@@ -172,7 +187,7 @@ impl<'a> OnlineSession<'a> {
         let brand = match ev.brand.as_deref() {
             Some(b) if !b.is_empty() => {
                 let key = enc.key(b);
-                let (id, new) = self.brands.get_or_add(key, b);
+                let (id, new) = self.ids.get_or_add(BRAND, key, b, self.priors.brand.len());
                 if new {
                     self.priors.brand.push(enc.prior(find(&enc.brands, key)));
                     self.buckets.brand.push(code(b));
@@ -225,18 +240,17 @@ impl<'a> OnlineSession<'a> {
             buckets: &self.buckets,
             utc_offset_ms: self.spec.utc_offset_minutes as i64 * 60_000,
         };
-        let mut full = std::mem::take(&mut self.scratch.full);
-        compute_row(
-            &ctx,
-            &self.order,
-            &self.history,
-            &mut self.scratch,
-            &mut full,
-        );
-        for (o, &c) in out.iter_mut().zip(self.cols.iter()) {
-            *o = full[c];
-        }
-        self.scratch.full = full;
+        let (order, history, cols) = (&self.order, &self.history, &*self.cols);
+        SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let scratch = &mut *scratch;
+            let mut full = std::mem::take(&mut scratch.full);
+            compute_row(&ctx, order, history, scratch, &mut full);
+            for (o, &c) in out.iter_mut().zip(cols.iter()) {
+                *o = full[c];
+            }
+            scratch.full = full;
+        });
         Ok(())
     }
 
@@ -305,14 +319,21 @@ mod tests {
 
     #[test]
     fn local_ids_are_exact_even_when_keys_collide() {
+        use super::{BRAND, ITEM};
         let mut ids = LocalIds::default();
-        assert_eq!(ids.get_or_add(7, "a"), (0, true));
-        assert_eq!(ids.get_or_add(9, ""), (1, true));
+        assert_eq!(ids.get_or_add(ITEM, 7, "a", 0), (0, true));
+        assert_eq!(ids.get_or_add(ITEM, 9, "", 1), (1, true));
         // Same key, other bytes: another id (a key collision never merges two ids).
-        assert_eq!(ids.get_or_add(7, "b"), (2, true));
-        assert_eq!(ids.get_or_add(7, "a"), (0, false));
-        assert_eq!(ids.get_or_add(7, "b"), (2, false));
-        assert_eq!(ids.get_or_add(9, ""), (1, false));
-        assert_eq!((ids.get(0), ids.get(1), ids.get(2)), ("a", "", "b"));
+        assert_eq!(ids.get_or_add(ITEM, 7, "b", 2), (2, true));
+        assert_eq!(ids.get_or_add(ITEM, 7, "a", 3), (0, false));
+        assert_eq!(ids.get_or_add(ITEM, 7, "b", 3), (2, false));
+        assert_eq!(ids.get_or_add(ITEM, 9, "", 3), (1, false));
+        // The same string under another tag is that tag's own id.
+        assert_eq!(ids.get_or_add(BRAND, 7, "a", 0), (0, true));
+        assert_eq!(ids.get_or_add(BRAND, 7, "a", 1), (0, false));
+        assert_eq!(
+            (ids.get(0), ids.get(1), ids.get(2), ids.get(3)),
+            ("a", "", "b", "a")
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! ([`replay`]), with rdkafka (bundled librdkafka).
 
 use crate::dashboard::Live;
-use crate::processor::{event_json, Outcome, Processor, ProcessorConfig};
+use crate::processor::{event_json, parse, Outcome, Processor, ProcessorConfig};
 use crate::StreamError;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -11,10 +11,12 @@ use rdkafka::message::{DeliveryResult, Message, Timestamp};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use shopsense_events::Event;
 use shopsense_serve::Scorer;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -250,10 +252,13 @@ impl InFlight {
 
 /// Starts writing a copy of the state as `generation` on another thread: the consumer is
 /// held up only for the copy, not for serialising and syncing it.
+///
+/// `sent_before` is the number of output messages emitted before the copy: the output
+/// thread enqueues them in emission order, each with the next sequence number.
 fn start_checkpoint(
     proc_: &mut Processor,
     cfg: &StreamConfig,
-    producer: &ThreadedProducer<Ctx>,
+    sent_before: u64,
     generation: u64,
 ) -> InFlight {
     let snap = proc_.snapshot_for(generation);
@@ -262,7 +267,7 @@ fn start_checkpoint(
     InFlight {
         handle: std::thread::spawn(move || snap.write(&dir, generation)),
         applied,
-        sent_before: producer.context().sent.load(Ordering::Relaxed),
+        sent_before,
     }
 }
 
@@ -307,12 +312,12 @@ const REWIND: i64 = 100_000;
 /// Longest wait for a partition assignment before the idle exit applies anyway.
 const ASSIGNMENT_WAIT: Duration = Duration::from_secs(120);
 
-/// Seeks every newly assigned partition with a restored applied offset to [`REWIND`] before
-/// it (not below the log start); retried on the next poll until the seek succeeds.
+/// Seeks every newly assigned partition with an applied offset to [`REWIND`] before it (not
+/// below the log start); retried on the next poll until the seek succeeds.
 fn rewind_new_partitions(
     consumer: &BaseConsumer,
     topic: &str,
-    proc_: &Processor,
+    applied: &BTreeMap<i32, i64>,
     rewound: &mut std::collections::BTreeSet<i32>,
 ) {
     let Ok(a) = consumer.assignment() else {
@@ -323,7 +328,7 @@ fn rewind_new_partitions(
         if rewound.contains(&p) {
             continue;
         }
-        let Some(&next) = proc_.applied().get(&p) else {
+        let Some(&next) = applied.get(&p) else {
             rewound.insert(p);
             continue;
         };
@@ -342,76 +347,73 @@ fn rewind_new_partitions(
     }
 }
 
-/// Consumes `cfg.topic` until idle (or forever): scores, dead letters, checkpoints, metrics.
-pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
-    ensure_topics(
-        &cfg.brokers,
-        &[&cfg.topic, &cfg.out_topic, &cfg.dlq_topic],
-        1,
-    )?;
-    std::fs::create_dir_all(&cfg.checkpoint_dir)
-        .map_err(|e| StreamError::Io(format!("{}: {e}", cfg.checkpoint_dir.display())))?;
-    let mut proc_ = Processor::new(cfg.scorer.clone(), cfg.processor);
-    let mut generation = proc_.restore(&cfg.checkpoint_dir)?.unwrap_or(0);
-    if generation > 0 {
-        tracing::info!(
-            "restored checkpoint {generation}: {} events applied",
-            proc_.counts().events
-        );
-    }
-    let live = Arc::new(Live::new(cfg.scorer.version()));
-    if let Some(addr) = cfg.metrics_addr {
-        let bound = crate::dashboard::serve(addr, live.clone())
-            .map_err(|e| StreamError::Io(format!("metrics server on {addr}: {e}")))?;
-        tracing::info!("metrics and dashboard on http://{bound}/");
-    }
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &cfg.brokers)
-        .set("group.id", &cfg.group)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        // The broker's usual minimum: a killed member leaves the group within 6 s.
-        .set("session.timeout.ms", "6000")
-        .set("fetch.wait.max.ms", cfg.fetch_wait_ms.max(1).to_string())
-        .set("queued.min.messages", "200000")
-        .create()?;
-    consumer.subscribe(&[cfg.topic.as_str()])?;
-    let producer = producer(&cfg.brokers, Some(live.clone()), OUT_LINGER_MS)?;
-    let mut since_ckpt = 0u64;
-    let mut first_uncommitted: Option<Instant> = None;
-    let mut last_msg = Instant::now();
+/// Messages handed from the polling thread to the applying one at most this many at a time
+/// (fewer when the consumer's queue runs dry: nothing waits for a batch to fill).
+const BATCH: usize = 512;
+
+/// One polled message, its payload already parsed.
+struct Polled {
+    partition: i32,
+    offset: i64,
+    /// When the source message was produced (UTC ms; 0: unknown).
+    source_ms: i64,
+    parsed: Result<Event, String>,
+    /// The raw payload in [`Batch::bytes`] (for the dead-letter topic).
+    payload: std::ops::Range<usize>,
+}
+
+/// Messages in poll order, with their raw payloads in one buffer.
+#[derive(Default)]
+struct Batch {
+    msgs: Vec<Polled>,
+    bytes: Vec<u8>,
+}
+
+/// The polling thread: polls the consumer, rewinds newly assigned partitions, parses each
+/// payload and hands the messages over in batches, until idle (`idle_exit`), `stop`, or the
+/// applying thread is gone. `applied` is the applying thread's latest view of the applied
+/// offsets (for rewinds).
+fn poll_loop(
+    consumer: &BaseConsumer,
+    topic: &str,
+    idle_exit: Option<Duration>,
+    applied: &std::sync::Mutex<BTreeMap<i32, i64>>,
+    stop: &AtomicBool,
+    live: &Live,
+    tx: std::sync::mpsc::SyncSender<Batch>,
+) {
+    let applied_now = || applied.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let since_start = Instant::now();
-    let mut started: Option<Instant> = None;
-    let mut ended = Instant::now();
-    let mut messages = 0u64;
-    let mut checkpoints = 0u64;
-    let (mut ckpt_max, mut ckpt_total) = (0f64, 0f64);
-    let mut in_flight: Option<InFlight> = None;
-    let topic_c = std::ffi::CString::new(cfg.topic.as_str())
-        .map_err(|_| StreamError::Io(format!("topic {:?} contains a NUL byte", cfg.topic)))?;
-    let mut last_publish = Instant::now();
-    let mut last_lag = Instant::now() - Duration::from_secs(10);
+    let mut last_msg = Instant::now();
     let mut rewound: std::collections::BTreeSet<i32> = Default::default();
     // A message of a partition not yet rewound is not applied (see `Some(Ok(m))` below);
     // while one was dropped that way, every poll retries the rewind.
     let mut rewind_pending = true;
-    // The score message, serialised into one reused buffer (librdkafka copies it).
-    let mut body: Vec<u8> = Vec::with_capacity(512);
-    loop {
+    let mut batch = Batch::default();
+    while !stop.load(Ordering::Relaxed) {
         // `assignment()` is a round trip to librdkafka's main thread: done while a rewind is
         // pending, not before every poll (it was most of the consumer's time).
         if rewind_pending {
-            rewind_new_partitions(&consumer, &cfg.topic, &proc_, &mut rewound);
+            rewind_new_partitions(consumer, topic, &applied_now(), &mut rewound);
             rewind_pending = false;
         }
-        let polled = consumer.poll(Duration::from_millis(50));
-        // One clock read per message for the loop's own timers.
-        let tick = Instant::now();
-        match polled {
+        // With messages batched, only what is already fetched is taken: the batch goes to
+        // the applying thread as soon as the local queue is empty.
+        let wait = if batch.msgs.is_empty() {
+            Duration::from_millis(50)
+        } else {
+            Duration::ZERO
+        };
+        match consumer.poll(wait) {
+            None if !batch.msgs.is_empty() => {
+                last_msg = Instant::now();
+                if tx.send(std::mem::take(&mut batch)).is_err() {
+                    return;
+                }
+            }
             None => {
                 rewind_pending = true;
-                if let Some(idle) = cfg.idle_exit {
+                if let Some(idle) = idle_exit {
                     // Idle counts only once partitions are assigned: a consumer restarted after
                     // a kill -9 waits for the group to drop the dead member first.
                     let assigned = consumer
@@ -421,7 +423,7 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
                     if !assigned && since_start.elapsed() < ASSIGNMENT_WAIT {
                         last_msg = Instant::now();
                     } else if last_msg.elapsed() >= idle {
-                        break;
+                        return;
                     }
                 }
             }
@@ -436,54 +438,305 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
                     // anything from it, or the records the broker skipped would later count
                     // as duplicates. A seek drops what was fetched, so after one this message
                     // is not applied now: it comes again from the rewound position.
-                    rewind_new_partitions(&consumer, &cfg.topic, &proc_, &mut rewound);
-                    if rewound.contains(&p) && proc_.applied().contains_key(&p) {
+                    let applied = applied_now();
+                    rewind_new_partitions(consumer, topic, &applied, &mut rewound);
+                    if rewound.contains(&p) && applied.contains_key(&p) {
                         continue;
                     }
                     rewind_pending = !rewound.contains(&p);
                 }
-                let now = now_ms();
                 let source_ms = match m.timestamp() {
                     Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => t,
                     Timestamp::NotAvailable => 0,
                 };
-                started.get_or_insert(tick);
-                messages += 1;
-                last_msg = tick;
-                ended = tick;
                 let payload = m.payload().unwrap_or(&[]);
-                match proc_.process(m.partition(), m.offset(), payload, now) {
+                let from = batch.bytes.len();
+                batch.bytes.extend_from_slice(payload);
+                batch.msgs.push(Polled {
+                    partition: p,
+                    offset: m.offset(),
+                    source_ms,
+                    parsed: parse(payload),
+                    payload: from..batch.bytes.len(),
+                });
+                if batch.msgs.len() >= BATCH {
+                    last_msg = Instant::now();
+                    if tx.send(std::mem::take(&mut batch)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Consumes `cfg.topic` until idle (or forever): scores, dead letters, checkpoints, metrics.
+///
+/// Two threads: one polls the broker and parses the messages ([`poll_loop`]), this one
+/// applies them in order, publishes the scores and checkpoints.
+pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
+    ensure_topics(
+        &cfg.brokers,
+        &[&cfg.topic, &cfg.out_topic, &cfg.dlq_topic],
+        1,
+    )?;
+    std::fs::create_dir_all(&cfg.checkpoint_dir)
+        .map_err(|e| StreamError::Io(format!("{}: {e}", cfg.checkpoint_dir.display())))?;
+    let mut proc_ = Processor::new(cfg.scorer.clone(), cfg.processor);
+    let generation = proc_.restore(&cfg.checkpoint_dir)?.unwrap_or(0);
+    if generation > 0 {
+        tracing::info!(
+            "restored checkpoint {generation}: {} events applied",
+            proc_.counts().events
+        );
+    }
+    let live = Arc::new(Live::new(cfg.scorer.version()));
+    if let Some(addr) = cfg.metrics_addr {
+        let bound = crate::dashboard::serve(addr, live.clone())
+            .map_err(|e| StreamError::Io(format!("metrics server on {addr}: {e}")))?;
+        tracing::info!("metrics and dashboard on http://{bound}/");
+    }
+    let consumer: Arc<BaseConsumer> = Arc::new(
+        ClientConfig::new()
+            .set("bootstrap.servers", &cfg.brokers)
+            .set("group.id", &cfg.group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            // The broker's usual minimum: a killed member leaves the group within 6 s.
+            .set("session.timeout.ms", "6000")
+            .set("fetch.wait.max.ms", cfg.fetch_wait_ms.max(1).to_string())
+            .set("queued.min.messages", "200000")
+            .create()?,
+    );
+    consumer.subscribe(&[cfg.topic.as_str()])?;
+    let producer = producer(&cfg.brokers, Some(live.clone()), OUT_LINGER_MS)?;
+    let applied = Arc::new(std::sync::Mutex::new(proc_.applied().clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    // A few batches in flight: the poller runs ahead while this thread applies.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+    let poller = {
+        let (consumer, applied, stop, live) = (
+            consumer.clone(),
+            applied.clone(),
+            stop.clone(),
+            live.clone(),
+        );
+        let (topic, idle_exit) = (cfg.topic.clone(), cfg.idle_exit);
+        std::thread::Builder::new()
+            .name("poll".into())
+            .spawn(move || poll_loop(&consumer, &topic, idle_exit, &applied, &stop, &live, tx))
+            .map_err(|e| StreamError::Io(format!("starting the polling thread: {e}")))?
+    };
+    let res = apply_loop(
+        &cfg, &mut proc_, generation, &consumer, &producer, &live, rx, &applied,
+    );
+    stop.store(true, Ordering::Relaxed);
+    if poller.join().is_err() {
+        return Err(StreamError::Io("the polling thread panicked".into()));
+    }
+    res
+}
+
+/// A message for the output thread, in emission order.
+enum Out {
+    /// A score (serialised and sent to the scores topic), with its source's produce time.
+    Score(Box<crate::processor::ScoreOut>, i64),
+    /// A dead letter's JSON.
+    Dead(String),
+}
+
+/// The output thread of [`run_stream`]: serialises the scores and enqueues every output
+/// message with the producer, in the order received, until the channel closes.
+fn output_loop(
+    producer: &ThreadedProducer<Ctx>,
+    cfg: &StreamConfig,
+    rx: std::sync::mpsc::Receiver<Vec<Out>>,
+) -> Result<(), StreamError> {
+    // The score message, serialised into one reused buffer (librdkafka copies it).
+    let mut body: Vec<u8> = Vec::with_capacity(512);
+    for batch in rx {
+        for out in batch {
+            match out {
+                Out::Score(s, source_ms) => {
+                    body.clear();
+                    s.write_json(&mut body)
+                        .map_err(|e| StreamError::Io(format!("score JSON: {e}")))?;
+                    send(producer, &cfg.out_topic, &s.session_id, &body, source_ms)?;
+                }
+                Out::Dead(body) => send(producer, &cfg.dlq_topic, "", body.as_bytes(), 0)?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The applying thread of [`run_stream`]: applies the polled batches until the poller
+/// stops, then writes a last checkpoint and commits it.
+#[allow(clippy::too_many_arguments)]
+fn apply_loop(
+    cfg: &StreamConfig,
+    proc_: &mut Processor,
+    generation: u64,
+    consumer: &BaseConsumer,
+    producer: &ThreadedProducer<Ctx>,
+    live: &Arc<Live>,
+    rx: std::sync::mpsc::Receiver<Batch>,
+    applied_view: &std::sync::Mutex<BTreeMap<i32, i64>>,
+) -> Result<StreamReport, StreamError> {
+    // Scores are serialised and enqueued on a third thread, batch by batch.
+    let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<Vec<Out>>(8);
+    std::thread::scope(|sc| {
+        let output = std::thread::Builder::new()
+            .name("output".into())
+            .spawn_scoped(sc, move || output_loop(producer, cfg, out_rx))
+            .map_err(|e| StreamError::Io(format!("starting the output thread: {e}")))?;
+        let res = apply_batches(
+            cfg,
+            proc_,
+            generation,
+            consumer,
+            producer,
+            live,
+            rx,
+            applied_view,
+            out_tx,
+        );
+        // The output thread ends once the channel closes (`out_tx` was moved into
+        // `apply_batches`): its error, if any, is the cause of a failed hand-over.
+        let out = output
+            .join()
+            .map_err(|_| StreamError::Io("the output thread panicked".into()))?;
+        match (res, out) {
+            (Err(e), Ok(())) | (_, Err(e)) => Err(e),
+            (Ok(r), Ok(())) => finish(cfg, proc_, consumer, producer, live, r),
+        }
+    })
+}
+
+/// What [`apply_batches`] leaves to do once every output message is enqueued: the last
+/// checkpoint, written, flushed and committed synchronously.
+struct Unfinished {
+    report: StreamReport,
+    in_flight: Option<InFlight>,
+    /// Messages applied since the last checkpoint started.
+    since_ckpt: u64,
+    generation: u64,
+    /// Output messages emitted in all.
+    emitted: u64,
+}
+
+fn finish(
+    cfg: &StreamConfig,
+    proc_: &mut Processor,
+    consumer: &BaseConsumer,
+    producer: &ThreadedProducer<Ctx>,
+    live: &Live,
+    u: Unfinished,
+) -> Result<StreamReport, StreamError> {
+    let mut report = u.report;
+    if let Some(f) = u.in_flight {
+        finish_checkpoint(f, cfg, consumer, producer, CommitMode::Sync)?;
+    }
+    if u.since_ckpt > 0 {
+        let generation = u.generation + 1;
+        finish_checkpoint(
+            start_checkpoint(proc_, cfg, u.emitted, generation),
+            cfg,
+            consumer,
+            producer,
+            CommitMode::Sync,
+        )?;
+        report.checkpoints += 1;
+    }
+    live.publish(proc_);
+    report.counts = proc_.counts().clone();
+    report.delivery_failures = producer.context().failed.load(Ordering::Relaxed);
+    Ok(report)
+}
+
+/// The body of [`apply_loop`]: applies batches until the poller stops.
+#[allow(clippy::too_many_arguments)]
+fn apply_batches(
+    cfg: &StreamConfig,
+    proc_: &mut Processor,
+    mut generation: u64,
+    consumer: &BaseConsumer,
+    producer: &ThreadedProducer<Ctx>,
+    live: &Arc<Live>,
+    rx: std::sync::mpsc::Receiver<Batch>,
+    applied_view: &std::sync::Mutex<BTreeMap<i32, i64>>,
+    out_tx: std::sync::mpsc::SyncSender<Vec<Out>>,
+) -> Result<Unfinished, StreamError> {
+    let mut emitted = 0u64;
+    let mut since_ckpt = 0u64;
+    let mut first_uncommitted: Option<Instant> = None;
+    let mut started: Option<Instant> = None;
+    let mut ended = Instant::now();
+    let mut messages = 0u64;
+    let mut checkpoints = 0u64;
+    let (mut ckpt_max, mut ckpt_total) = (0f64, 0f64);
+    let mut in_flight: Option<InFlight> = None;
+    let topic_c = std::ffi::CString::new(cfg.topic.as_str())
+        .map_err(|_| StreamError::Io(format!("topic {:?} contains a NUL byte", cfg.topic)))?;
+    let mut last_publish = Instant::now();
+    let mut last_lag = Instant::now() - Duration::from_secs(10);
+    loop {
+        let got = match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(b) => Some(b),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let mut tick = Instant::now();
+        if let Some(batch) = got {
+            // Processing time: one clock read per batch (a batch is applied within
+            // milliseconds).
+            let now = now_ms();
+            started.get_or_insert(tick);
+            first_uncommitted.get_or_insert(tick);
+            let mut outs = Vec::with_capacity(batch.msgs.len());
+            for m in batch.msgs {
+                messages += 1;
+                since_ckpt += 1;
+                match proc_.process_parsed(m.partition, m.offset, m.parsed, now) {
                     Outcome::Scored(s) => {
                         live.events.fetch_add(1, Ordering::Relaxed);
-                        body.clear();
-                        s.write_json(&mut body)
-                            .map_err(|e| StreamError::Io(format!("score JSON: {e}")))?;
-                        send(&producer, &cfg.out_topic, &s.session_id, &body, source_ms)?;
+                        outs.push(Out::Score(s, m.source_ms));
                     }
                     Outcome::Dead(reason) => {
                         live.dead.fetch_add(1, Ordering::Relaxed);
+                        let payload = batch.bytes.get(m.payload).unwrap_or(&[]);
                         let body = serde_json::json!({
                             "reason": reason,
                             "topic": cfg.topic,
-                            "partition": m.partition(),
-                            "offset": m.offset(),
+                            "partition": m.partition,
+                            "offset": m.offset,
                             "payload": String::from_utf8_lossy(payload),
                         })
                         .to_string();
-                        send(&producer, &cfg.dlq_topic, "", body.as_bytes(), 0)?;
+                        outs.push(Out::Dead(body));
                     }
                     Outcome::Duplicate => {
                         live.duplicates.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                since_ckpt += 1;
-                first_uncommitted.get_or_insert(tick);
+            }
+            emitted += outs.len() as u64;
+            if !outs.is_empty() && out_tx.send(outs).is_err() {
+                // The output thread stopped on an error, which the caller reports.
+                return Err(StreamError::Io("the output thread stopped".into()));
+            }
+            tick = Instant::now();
+            ended = tick;
+            let mut view = applied_view.lock().unwrap_or_else(|e| e.into_inner());
+            if *view != *proc_.applied() {
+                view.clone_from(proc_.applied());
             }
         }
-        if in_flight.as_ref().is_some_and(|f| f.ready(&producer)) {
+        if in_flight.as_ref().is_some_and(|f| f.ready(producer)) {
             if let Some(f) = in_flight.take() {
                 let t = Instant::now();
-                finish_checkpoint(f, &cfg, &consumer, &producer, CommitMode::Async)?;
+                finish_checkpoint(f, cfg, consumer, producer, CommitMode::Async)?;
                 let secs = t.elapsed().as_secs_f64();
                 ckpt_max = ckpt_max.max(secs);
                 ckpt_total += secs;
@@ -496,7 +749,7 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
         if due && since_ckpt > 0 && in_flight.is_none() {
             generation += 1;
             let t = Instant::now();
-            in_flight = Some(start_checkpoint(&mut proc_, &cfg, &producer, generation));
+            in_flight = Some(start_checkpoint(proc_, cfg, emitted, generation));
             let secs = t.elapsed().as_secs_f64();
             tracing::debug!("checkpoint {generation}: state copied in {secs:.3} s");
             ckpt_max = ckpt_max.max(secs);
@@ -510,7 +763,7 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
             let mut lag = 0i64;
             for (&p, &o) in proc_.applied() {
                 // The high watermarks the fetches brought back (no broker round trip).
-                if let Some(high) = cached_high_watermark(&consumer, &topic_c, p) {
+                if let Some(high) = cached_high_watermark(consumer, &topic_c, p) {
                     lag += (high - o).max(0);
                 }
             }
@@ -518,33 +771,23 @@ pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
         }
         if tick.saturating_duration_since(last_publish) >= Duration::from_millis(500) {
             last_publish = tick;
-            live.publish(&proc_);
+            live.publish(proc_);
         }
     }
-    if let Some(f) = in_flight.take() {
-        finish_checkpoint(f, &cfg, &consumer, &producer, CommitMode::Sync)?;
-    }
-    if since_ckpt > 0 {
-        generation += 1;
-        finish_checkpoint(
-            start_checkpoint(&mut proc_, &cfg, &producer, generation),
-            &cfg,
-            &consumer,
-            &producer,
-            CommitMode::Sync,
-        )?;
-        checkpoints += 1;
-    }
-    live.publish(&proc_);
-    let failed = producer.context().failed.load(Ordering::Relaxed);
-    Ok(StreamReport {
-        counts: proc_.counts().clone(),
-        messages_this_run: messages,
-        busy_seconds: started.map_or(0.0, |s| (ended - s).as_secs_f64()),
-        checkpoints,
-        checkpoint_max_seconds: ckpt_max,
-        checkpoint_seconds: ckpt_total,
-        delivery_failures: failed,
+    Ok(Unfinished {
+        report: StreamReport {
+            counts: Default::default(),
+            messages_this_run: messages,
+            busy_seconds: started.map_or(0.0, |s| (ended - s).as_secs_f64()),
+            checkpoints,
+            checkpoint_max_seconds: ckpt_max,
+            checkpoint_seconds: ckpt_total,
+            delivery_failures: 0,
+        },
+        in_flight,
+        since_ckpt,
+        generation,
+        emitted,
     })
 }
 

@@ -347,14 +347,41 @@ impl Processor {
 
     /// Applies one message from `partition` at `offset`.
     pub fn process(&mut self, partition: i32, offset: i64, payload: &[u8], now_ms: i64) -> Outcome {
-        if let Some(&next) = self.applied.get(&partition) {
-            if offset < next {
-                self.counts.duplicates += 1;
-                return Outcome::Duplicate;
+        if self.is_duplicate(partition, offset) {
+            self.counts.duplicates += 1;
+            return Outcome::Duplicate;
+        }
+        self.process_parsed(partition, offset, parse(payload), now_ms)
+    }
+
+    /// Whether the message at `offset` of `partition` was applied already.
+    fn is_duplicate(&self, partition: i32, offset: i64) -> bool {
+        self.applied
+            .get(&partition)
+            .is_some_and(|&next| offset < next)
+    }
+
+    /// Like [`Processor::process`], with the payload already read by [`parse`] (the
+    /// consumer parses on its polling thread, while this one applies the previous messages).
+    pub fn process_parsed(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        parsed: Result<Event, String>,
+        now_ms: i64,
+    ) -> Outcome {
+        if self.is_duplicate(partition, offset) {
+            self.counts.duplicates += 1;
+            return Outcome::Duplicate;
+        }
+        // Inserted in place when the partition is known (the per-message path).
+        match self.applied.get_mut(&partition) {
+            Some(next) => *next = offset + 1,
+            None => {
+                self.applied.insert(partition, offset + 1);
             }
         }
-        self.applied.insert(partition, offset + 1);
-        let ev = match parse(payload) {
+        let ev = match parsed {
             Ok(ev) => ev,
             Err(reason) => {
                 self.counts.dead += 1;
