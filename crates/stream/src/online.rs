@@ -102,12 +102,24 @@ impl OnlineLogit {
     pub fn learn(&mut self, buckets: &[usize], x: &[f32], label: bool) {
         // Squashed once, for the prediction and the update.
         let t = squash_table();
-        let sq: Vec<f64> = x.iter().map(|&v| Self::squash_with(t, v)).collect();
+        // On the stack for the usual feature counts.
+        let mut stack = [0f64; 128];
+        let mut heap = Vec::new();
+        let sq: &mut [f64] = if x.len() <= stack.len() {
+            &mut stack[..x.len()]
+        } else {
+            heap.resize(x.len(), 0.0);
+            &mut heap
+        };
+        for (o, &v) in sq.iter_mut().zip(x) {
+            *o = Self::squash_with(t, v);
+        }
+        let sq: &[f64] = sq;
         let z = self.margin(buckets, sq.iter().copied());
         let p = 1.0 / (1.0 + (-z.clamp(-35.0, 35.0)).exp());
         let g = p - if label { 1.0 } else { 0.0 };
         let lr = self.lr / (1.0 + self.updates as f64 * 1e-5).sqrt();
-        for (&b, &v) in buckets.iter().zip(&sq) {
+        for (&b, &v) in buckets.iter().zip(sq) {
             if let Some(w) = self.weights.get_mut(b) {
                 *w -= lr * (g * v + self.l2 * *w);
             }
