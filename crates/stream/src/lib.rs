@@ -11,6 +11,8 @@
 //!   loses nor double-counts an event (at-least-once delivery, idempotent state). Scores go to
 //!   the output topic, malformed or too-late messages to the dead-letter topic with a reason.
 //!   Metrics at `/metrics`, a live dashboard at `/` (server-sent events at `/events`).
+//!   Three threads: polling and parsing, applying in order (state, scores, checkpoints,
+//!   commits), and serialising and enqueueing the outputs.
 //! * [`kafka::replay`] — produces an events file to a topic in event-time order at a chosen
 //!   speed or as fast as possible.
 
