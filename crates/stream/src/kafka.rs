@@ -472,8 +472,8 @@ fn poll_loop(
 
 /// Consumes `cfg.topic` until idle (or forever): scores, dead letters, checkpoints, metrics.
 ///
-/// Two threads: one polls the broker and parses the messages ([`poll_loop`]), this one
-/// applies them in order, publishes the scores and checkpoints.
+/// Three threads: one polls the broker and parses the messages, this one applies them in
+/// order and checkpoints, and one serialises and enqueues the scores and dead letters.
 pub fn run_stream(cfg: StreamConfig) -> Result<StreamReport, StreamError> {
     ensure_topics(
         &cfg.brokers,
