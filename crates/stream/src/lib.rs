@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod dashboard;
+mod fastjson;
 pub mod kafka;
 pub mod online;
 pub mod processor;
