@@ -3,6 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
+# A shared target directory (scripts/env.sh) keeps incremental caches and a test binary per
+# build: what was not touched for a day is pruned, so a busy machine's disk does not fill
+# (64 GB of them filled it on 2026-12-06). Cargo rebuilds whatever it then misses.
+if [ -n "${CARGO_TARGET_DIR:-}" ] && [ -d "$CARGO_TARGET_DIR/debug" ]; then
+  find "$CARGO_TARGET_DIR/debug/incremental" -mindepth 1 -maxdepth 1 -mtime +1 -exec rm -rf {} + 2>/dev/null || true
+  find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -type f ! -name '*.*' -mtime +1 -delete 2>/dev/null || true
+fi
 scripts/setup.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
