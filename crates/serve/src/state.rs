@@ -31,6 +31,18 @@ pub struct LiveSession {
     pub touched_ms: i64,
 }
 
+impl LiveSession {
+    /// A session of `user_id` with no events yet, touched at `now_ms`.
+    fn empty(user_id: String, now_ms: i64) -> Self {
+        LiveSession {
+            user_id,
+            history: UserHistory::default(),
+            events: Vec::new(),
+            touched_ms: now_ms,
+        }
+    }
+}
+
 /// Closed-session summaries by user: a persistent map, so a checkpoint's copy shares its
 /// structure with the live one (O(1), not O(users), on the consuming thread). Keys are
 /// shared strings and hashing is foldhash: after a copy, the first change to a node copies
@@ -147,26 +159,36 @@ pub struct SessionStore {
 /// Folds a closed session into its user's history (and notes the user as changed).
 fn close_into(inner: &mut Inner, s: LiveSession) {
     let uid: &str = &s.user_id;
-    match inner.users.get_key_value(uid) {
-        Some((k, _)) => {
-            if let Some(c) = &mut inner.changed {
-                // The map's key, shared: no copy of the id.
-                if !c.contains(uid) {
-                    c.insert(k.clone());
-                }
-            }
-        }
-        None => {
-            let k: Arc<str> = Arc::from(uid);
-            if let Some(c) = &mut inner.changed {
-                c.insert(k.clone());
-            }
-            inner.users.insert(k, UserHistory::default());
+    // A known user already noted as changed costs one walk of the persistent map; the map's
+    // key is looked up only to share it with the changed set.
+    let noted = inner.changed.as_ref().is_none_or(|c| c.contains(uid));
+    if !noted {
+        let k = match inner.users.get_key_value(uid) {
+            Some((k, _)) => k.clone(),
+            None => Arc::from(uid),
+        };
+        if let Some(c) = &mut inner.changed {
+            c.insert(k);
         }
     }
-    let Some(h) = inner.users.get_mut(uid) else {
-        return;
-    };
+    match inner.users.get_mut(uid) {
+        Some(h) => fold_session(h, &s),
+        None => {
+            // New user: the changed set (when tracked) holds the key now.
+            let k = inner
+                .changed
+                .as_ref()
+                .and_then(|c| c.get(uid).cloned())
+                .unwrap_or_else(|| Arc::from(uid));
+            let mut h = UserHistory::default();
+            fold_session(&mut h, &s);
+            inner.users.insert(k, h);
+        }
+    }
+}
+
+/// Adds closed session `s` to its user's history `h`.
+fn fold_session(h: &mut UserHistory, s: &LiveSession) {
     h.sessions = h.sessions.saturating_add(1);
     let mut bought = false;
     for e in &s.events {
@@ -220,7 +242,8 @@ impl SessionStore {
     }
 
     /// Appends events of one session and calls `f` on the session afterwards (under the
-    /// store's lock, without copying its events).
+    /// store's lock, without copying its events). A new session's user is its first
+    /// event's.
     pub fn append_with<R>(
         &self,
         session_id: &str,
@@ -230,9 +253,62 @@ impl SessionStore {
     ) -> R {
         let mut g = self.lock();
         let inner = &mut *g;
-        if !inner.sessions.contains_key(session_id)
-            && inner.sessions.len() >= self.limits.max_sessions
-        {
+        if !inner.sessions.contains_key(session_id) {
+            let user_id = events.first().map_or("", |e| e.user_id.as_str());
+            let start = events.iter().map(|e| e.time_ms).min().unwrap_or(i64::MAX);
+            self.open(inner, session_id, user_id, start, now_ms);
+        }
+        // Present: opened just above when it was new (looked up by `&str`: no key copy on
+        // the per-event path).
+        let s = match inner.sessions.get_mut(session_id) {
+            Some(s) => s,
+            None => inner
+                .sessions
+                .entry(session_id.to_string())
+                .or_insert_with(|| LiveSession::empty(String::new(), now_ms)),
+        };
+        s.events.extend(events);
+        self.cap(s, now_ms);
+        f(s)
+    }
+
+    /// Appends one event of session `session_id` of user `user_id` (used only when the
+    /// session is new) and calls `f` on the session afterwards: one map lookup for a known
+    /// session, no allocation besides the event's place. The stored event's own
+    /// `session_id` and `user_id` are not read by the store (a session has one of each), so
+    /// a caller that needs those strings may move them out first.
+    pub fn append_one<R>(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        event: Event,
+        now_ms: i64,
+        f: impl FnOnce(&LiveSession) -> R,
+    ) -> R {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        if let Some(s) = inner.sessions.get_mut(session_id) {
+            s.events.push(event);
+            self.cap(s, now_ms);
+            return f(s);
+        }
+        let s = self.open(inner, session_id, user_id, event.time_ms, now_ms);
+        s.events.push(event);
+        self.cap(s, now_ms);
+        f(s)
+    }
+
+    /// Opens session `session_id` of `user_id` whose first event is at `start_ms` (evicting
+    /// the least recently touched session when the store is full).
+    fn open<'a>(
+        &self,
+        inner: &'a mut Inner,
+        session_id: &str,
+        user_id: &str,
+        start_ms: i64,
+        now_ms: i64,
+    ) -> &'a mut LiveSession {
+        if inner.sessions.len() >= self.limits.max_sessions {
             // Evict the least recently touched session.
             if let Some(old) = inner
                 .sessions
@@ -245,50 +321,28 @@ impl SessionStore {
                 }
             }
         }
-        if !inner.sessions.contains_key(session_id) {
-            let user_id = events
-                .first()
-                .map(|e| e.user_id.clone())
-                .unwrap_or_default();
-            let start = events.iter().map(|e| e.time_ms).min().unwrap_or(i64::MAX);
-            let history = inner.history_for(&user_id, start);
-            inner
-                .by_user
-                .entry(user_id.clone())
-                .or_default()
-                .push(session_id.to_string());
-            inner.sessions.insert(
-                session_id.to_string(),
-                LiveSession {
-                    user_id,
-                    history,
-                    events: Vec::new(),
-                    touched_ms: now_ms,
-                },
-            );
+        let history = inner.history_for(user_id, start_ms);
+        match inner.by_user.get_mut(user_id) {
+            Some(v) => v.push(session_id.to_string()),
+            None => {
+                inner
+                    .by_user
+                    .insert(user_id.to_string(), vec![session_id.to_string()]);
+            }
         }
-        // Present: inserted just above when it was new (looked up by `&str`: no key copy on
-        // the per-event path).
-        let s = match inner.sessions.get_mut(session_id) {
-            Some(s) => s,
-            None => inner
-                .sessions
-                .entry(session_id.to_string())
-                .or_insert_with(|| LiveSession {
-                    user_id: String::new(),
-                    history: UserHistory::default(),
-                    events: Vec::new(),
-                    touched_ms: now_ms,
-                }),
-        };
-        s.events.extend(events);
+        let mut s = LiveSession::empty(user_id.to_string(), now_ms);
+        s.history = history;
+        inner.sessions.entry(session_id.to_string()).or_insert(s)
+    }
+
+    /// Drops a session's oldest events beyond the cap and marks it touched.
+    fn cap(&self, s: &mut LiveSession, now_ms: i64) {
         let max = self.limits.max_events_per_session;
         if s.events.len() > max {
             let extra = s.events.len() - max;
             s.events.drain(..extra);
         }
         s.touched_ms = now_ms;
-        f(s)
     }
 
     /// A copy of the sessions and user summaries (for writing a snapshot on another thread

@@ -51,8 +51,8 @@ pub struct ScoreOut {
     pub score: f64,
     /// `score >= threshold`.
     pub decision: bool,
-    /// Batch model version.
-    pub model_version: String,
+    /// Batch model version (shared by every message of a processor).
+    pub model_version: Arc<str>,
     /// Online model's probability.
     pub online_score: f64,
     /// Event time (UTC ms).
@@ -271,6 +271,8 @@ fn top_n(counts: &HashMap<String, u64>, n: usize) -> Vec<(String, u64)> {
 /// Streaming state and scoring.
 pub struct Processor {
     scorer: Arc<dyn Scorer>,
+    /// `scorer.version()`, shared by every score message.
+    version: Arc<str>,
     cfg: ProcessorConfig,
     store: SessionStore,
     buckets: Vec<usize>,
@@ -303,6 +305,7 @@ impl Processor {
         let online = OnlineLogit::new(1 << 16, 0.05, 1e-6);
         let buckets = online.buckets(scorer.feature_names());
         Processor {
+            version: Arc::from(scorer.version()),
             scorer,
             store: SessionStore::new(limits(&cfg)),
             cfg,
@@ -438,7 +441,14 @@ impl Processor {
             self.watermark_ms = ev.time_ms;
             self.close_timed_out();
         }
-        let key = ev.session_id.clone().unwrap_or_else(|| ev.user_id.clone());
+        // The session key and user id move into the score message: the stored event's own
+        // copies are never read (the store keeps one user per session).
+        let mut ev = ev;
+        let user_id = std::mem::take(&mut ev.user_id);
+        let key = match ev.session_id.take() {
+            Some(s) => s,
+            None => user_id.clone(),
+        };
         let kind = ev.kind.clone();
         let time_ms = ev.time_ms;
         // Counted without allocating a key once it is known.
@@ -457,12 +467,14 @@ impl Processor {
         self.counts.events += 1;
         // A session that converted earlier and shows activity again starts a new outcome.
         let (scorer, cache) = (&*self.scorer, &mut self.live);
-        let (x, user_id) = self.store.append_with(&key, vec![ev], time_ms, |live| {
+        let (x, other_user) = self.store.append_one(&key, &user_id, ev, time_ms, |live| {
             (
                 live_features(scorer, cache, &key, live, time_ms),
-                live.user_id.clone(),
+                // The message names the session's user (its first event's), as before.
+                (live.user_id != user_id).then(|| live.user_id.clone()),
             )
         });
+        let user_id = other_user.unwrap_or(user_id);
         let scored = x.and_then(|x| Ok((self.scorer.score_features(&x)?, x)));
         let (score, x) = match scored {
             Ok(v) => v,
@@ -505,7 +517,7 @@ impl Processor {
             user_id,
             score: score.score,
             decision: score.decision,
-            model_version: self.scorer.version().to_string(),
+            model_version: self.version.clone(),
             online_score: online,
             event_time_ms: time_ms,
             processing_time_ms: now_ms,
