@@ -189,6 +189,17 @@ impl LoadedBundle {
         Ok(p)
     }
 
+    /// The calibrated probability of one row: the same bits as [`LoadedBundle::predict`] of
+    /// a one-row matrix, without its allocations where the model family allows.
+    pub fn predict_one(&self, row: &[f32]) -> Result<f64> {
+        let p = self.model.predict_one(row)?;
+        Ok(if self.bundle.calibrator != Calibrator::Identity {
+            self.bundle.calibrator.apply(p)
+        } else {
+            p
+        })
+    }
+
     /// Decisions at the bundle's threshold.
     pub fn decide(&self, x: MatrixRef<'_>) -> Result<Vec<bool>> {
         let t = self.bundle.threshold;

@@ -52,6 +52,18 @@ impl std::str::FromStr for ModelKind {
     }
 }
 
+/// Fails unless `row` has `n` values.
+pub(crate) fn check_row(row: &[f32], n: usize) -> Result<()> {
+    if row.len() == n {
+        Ok(())
+    } else {
+        Err(ModelError::Shape(format!(
+            "model expects {n} features, the row has {}",
+            row.len()
+        )))
+    }
+}
+
 /// A fitted model: score, explain and serialise. Object safe (`Box<dyn Model>` works).
 ///
 /// Binary models return P(class 1) from [`Model::predict_proba`]. A `K`-class model
@@ -75,6 +87,14 @@ pub trait Model: Send + Sync {
     }
     /// P(class 1) for every row of a binary model.
     fn predict_proba(&self, x: MatrixRef<'_>) -> Result<Vec<f64>>;
+    /// P(class 1) of one row (`n_features()` values) of a binary model: the same bits as
+    /// [`Model::predict_proba`] of a one-row matrix. Families that can score a row without
+    /// allocating override it (the stream scores every event by itself).
+    fn predict_one(&self, row: &[f32]) -> Result<f64> {
+        check_row(row, self.n_features())?;
+        let p = self.predict_proba(MatrixRef::new(row, 1, row.len())?)?;
+        Ok(p.first().copied().unwrap_or(f64::NAN))
+    }
     /// Class probabilities, `n_rows × n_classes` row-major. For a binary model: `[1-p, p]`.
     fn predict_proba_multi(&self, x: MatrixRef<'_>) -> Result<Vec<f64>> {
         let p = self.predict_proba(x)?;

@@ -11,7 +11,7 @@
 
 use crate::data::{Dataset, MatrixRef};
 use crate::error::{ModelError, Result};
-use crate::estimator::{Estimator, Model, ModelKind};
+use crate::estimator::{check_row, Estimator, Model, ModelKind};
 use crate::imbalance::ClassWeight;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -93,11 +93,18 @@ impl Logistic {
     pub fn iterations(&self) -> usize {
         self.iterations
     }
-    fn margin(&self, row: &[f32], buf: &mut [f64]) -> f64 {
-        standardised(row, &self.mean, &self.scale, buf);
+    /// Intercept plus the coefficients times the standardised row (a missing value counts
+    /// as the mean), summed in column order.
+    fn margin(&self, row: &[f32]) -> f64 {
         let mut z = self.intercept;
-        for j in 0..buf.len() {
-            z += self.coef[j] * buf[j];
+        for j in 0..row.len() {
+            let v = f64::from(row[j]);
+            let s = if v.is_nan() {
+                0.0
+            } else {
+                (v - self.mean[j]) / self.scale[j]
+            };
+            z += self.coef[j] * s;
         }
         z
     }
@@ -154,15 +161,17 @@ impl Model for Logistic {
     }
     fn predict_proba(&self, x: MatrixRef<'_>) -> Result<Vec<f64>> {
         x.expect_cols(self.coef.len())?;
-        let p = self.coef.len();
         let mut out = vec![0f64; x.n_rows()];
         out.par_chunks_mut(BLOCK).enumerate().for_each(|(b, dst)| {
-            let mut buf = vec![0f64; p];
             for (r, o) in dst.iter_mut().enumerate() {
-                *o = sigmoid(self.margin(x.row(b * BLOCK + r), &mut buf));
+                *o = sigmoid(self.margin(x.row(b * BLOCK + r)));
             }
         });
         Ok(out)
+    }
+    fn predict_one(&self, row: &[f32]) -> Result<f64> {
+        check_row(row, self.coef.len())?;
+        Ok(sigmoid(self.margin(row)))
     }
     fn feature_importance(&self) -> Vec<(String, f64)> {
         self.feature_names

@@ -174,3 +174,28 @@ fn bad_members_and_bytes_are_refused() {
     assert!(Blend::from_bytes(&serde_json::to_vec(&moved).unwrap()).is_err());
     assert!(Blend::from_bytes(b"{\"feature_names\": [").is_err());
 }
+
+/// `predict_one` of a row gives the bits `predict_proba` gives that row in a matrix, for
+/// every family (logistic overrides it; the others go through a one-row matrix), with a
+/// missing value too; a row of the wrong length is refused.
+#[test]
+fn predict_one_equals_predict_proba_to_the_bit() {
+    let (_, test, members) = setup();
+    for m in &members {
+        let data = test.select_features(m.feature_names()).unwrap();
+        let x = data.x().view();
+        let all = m.predict_proba(x).unwrap();
+        for (i, &p) in all.iter().enumerate().take(300) {
+            let one = m.predict_one(x.row(i)).unwrap();
+            assert_eq!(one.to_bits(), p.to_bits(), "{} row {i}", m.name());
+        }
+        let mut row = x.row(0).to_vec();
+        row[0] = f32::NAN;
+        let matrix = Matrix::new(row.clone(), 1, row.len()).unwrap();
+        let p = m.predict_proba(matrix.view()).unwrap()[0];
+        assert_eq!(m.predict_one(&row).unwrap().to_bits(), p.to_bits());
+        row.push(1.0);
+        let err = m.predict_one(&row).unwrap_err().to_string();
+        assert!(err.contains("features"), "{err}");
+    }
+}

@@ -12,7 +12,7 @@ use shopsense_events::Event;
 use shopsense_features::{
     features_for_events, Encoders, FeatureSpec, OnlineSession, SharedFeatures, UserHistory,
 };
-use shopsense_models::{Bundle, LoadedBundle, MatrixRef};
+use shopsense_models::{Bundle, LoadedBundle};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -157,10 +157,7 @@ impl Scorer for BundleScorer {
     }
 
     fn score_features(&self, x: &[f32]) -> Result<Score, String> {
-        let n = self.loaded.bundle.feature_names.len();
-        let m = MatrixRef::new(x, 1, n).map_err(|e| e.to_string())?;
-        let p = self.loaded.predict(m).map_err(|e| e.to_string())?;
-        let score = p.first().copied().unwrap_or(f64::NAN);
+        let score = self.loaded.predict_one(x).map_err(|e| e.to_string())?;
         Ok(Score {
             score,
             decision: score >= self.loaded.bundle.threshold,
