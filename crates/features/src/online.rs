@@ -128,19 +128,26 @@ impl<'a> OnlineSession<'a> {
         cols: Shared<'a, [usize]>,
         history: UserHistory,
     ) -> Self {
+        // Room for the usual session from the start: growing a dozen small buffers one
+        // after another (and the ids' bytes most of all) was a twentieth of a stream
+        // consumer's instructions.
+        const EVENTS: usize = 8;
         OnlineSession {
             encoders,
             spec,
             cols,
             history,
-            time_ms: Vec::new(),
-            kind: Vec::new(),
-            price: Vec::new(),
-            item: Vec::new(),
-            category: Vec::new(),
-            brand: Vec::new(),
-            ids: LocalIds::default(),
-            order: Vec::new(),
+            time_ms: Vec::with_capacity(EVENTS),
+            kind: Vec::with_capacity(EVENTS),
+            price: Vec::with_capacity(EVENTS),
+            item: Vec::with_capacity(EVENTS),
+            category: Vec::with_capacity(EVENTS),
+            brand: Vec::with_capacity(EVENTS),
+            ids: LocalIds {
+                ids: Vec::with_capacity(EVENTS),
+                bytes: String::with_capacity(16 * EVENTS),
+            },
+            order: Vec::with_capacity(EVENTS),
             priors: Priors::default(),
             buckets: Buckets::default(),
         }

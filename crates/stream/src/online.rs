@@ -279,7 +279,11 @@ mod squash_tests {
         while a < 1e12 {
             let exact = f64::from(a).ln_1p();
             let err = (ln1(a) - exact).abs();
-            assert!(err <= 1e-6 * exact + 1e-7, "ln1({a}) = {} vs {exact}", ln1(a));
+            assert!(
+                err <= 1e-6 * exact + 1e-7,
+                "ln1({a}) = {} vs {exact}",
+                ln1(a)
+            );
             a *= 1.37;
         }
     }
