@@ -421,7 +421,7 @@ impl Processor {
                 self.applied.insert(partition, offset + 1);
             }
         }
-        let ev = match parsed {
+        let mut ev = match parsed {
             Ok(ev) => ev,
             Err(reason) => {
                 self.counts.dead += 1;
@@ -443,7 +443,6 @@ impl Processor {
         }
         // The session key and user id move into the score message: the stored event's own
         // copies are never read (the store keeps one user per session).
-        let mut ev = ev;
         let user_id = std::mem::take(&mut ev.user_id);
         let key = match ev.session_id.take() {
             Some(s) => s,
