@@ -144,3 +144,57 @@ fn change_copies_hold_only_changed_users_and_a_chain_restores_all() {
         .expect_err("missing");
     assert!(e.to_string().contains("missing.json"), "{e}");
 }
+
+/// `append_one` keeps the same state as `append` of one event at a time: the session's
+/// user is the one given for a new session, the event cap and the eviction of the least
+/// recently touched session apply, and closed sessions fold into the same user histories
+/// (tracked as changed, so an incremental copy writes them).
+#[test]
+fn append_one_keeps_the_state_append_keeps() {
+    let events = [
+        ("u", "a", 1, EventKind::View),
+        ("u", "a", 2, EventKind::Cart),
+        ("v", "b", 3, EventKind::View),
+        ("u", "a", 4, EventKind::View),
+        ("u", "a", 5, EventKind::Purchase),
+        ("w", "c", 6, EventKind::View),
+        ("u", "d", 7, EventKind::Cart),
+    ];
+    let (one, many) = (SessionStore::new(limits()), SessionStore::new(limits()));
+    one.track_changes();
+    many.track_changes();
+    for (i, (u, s, t, k)) in events.iter().enumerate() {
+        let (u, s, t) = (*u, *s, *t);
+        let now = i as i64 * 100;
+        let a = one.append_one(s, u, ev(u, s, t, k.clone()), now, |l| {
+            (l.user_id.clone(), l.history, l.events.len())
+        });
+        let b = many.append(s, vec![ev(u, s, t, k.clone())], now);
+        assert_eq!(
+            a,
+            (b.user_id.clone(), b.history, b.events.len()),
+            "event {i}"
+        );
+    }
+    // Capped at three events, two sessions kept ("b" evicted for "c", then "a" for "d").
+    assert_eq!(one.get("a").map(|s| s.events.len()), None);
+    assert_eq!(one.sizes(), many.sizes());
+    assert_eq!(one.sizes(), (2, 2, 2));
+    let d = one.get("d").expect("d is live");
+    assert_eq!(d.user_id, "u");
+    assert_eq!(d.history, many.get("d").expect("d").history);
+    assert_eq!((d.history.sessions, d.history.events), (1, 3));
+    assert_eq!(one.evict_expired(10_000), 2);
+    assert_eq!(many.evict_expired(10_000), 2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (p, q) = (dir.path().join("one.json"), dir.path().join("many.json"));
+    one.copy_changes().snapshot(&p, 0).expect("one");
+    many.copy_changes().snapshot(&q, 0).expect("many");
+    let users = |p: &std::path::Path| -> serde_json::Value {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json");
+        v["users"].clone()
+    };
+    assert_eq!(users(&p), users(&q));
+    assert_eq!(users(&p)["u"]["sessions"], 2);
+}
