@@ -78,13 +78,18 @@ struct Inner {
 impl Inner {
     fn remove(&mut self, key: &str) -> Option<LiveSession> {
         let s = self.sessions.remove(key)?;
-        if let Some(v) = self.by_user.get_mut(&s.user_id) {
+        self.unindex(key, &s.user_id);
+        Some(s)
+    }
+
+    /// Drops session `key` from its user's list of live sessions.
+    fn unindex(&mut self, key: &str, user_id: &str) {
+        if let Some(v) = self.by_user.get_mut(user_id) {
             v.retain(|k| k != key);
             if v.is_empty() {
-                self.by_user.remove(&s.user_id);
+                self.by_user.remove(user_id);
             }
         }
-        Some(s)
     }
 
     fn rebuild_index(&mut self) {
@@ -418,12 +423,7 @@ impl SessionStore {
             .collect();
         let n = old.len();
         for (k, s) in old {
-            if let Some(v) = inner.by_user.get_mut(&s.user_id) {
-                v.retain(|x| *x != k);
-                if v.is_empty() {
-                    inner.by_user.remove(&s.user_id);
-                }
-            }
+            inner.unindex(&k, &s.user_id);
             close_into(inner, s);
         }
         n

@@ -151,7 +151,7 @@ pub(crate) fn parse(payload: &[u8]) -> Option<EventIn> {
                 let canonical = integer && (digits == b"0" && t == b"0" || digits[0] != b'0');
                 // Anything else (beyond an i64, "-0", fractions, exponents) is a number only
                 // a price takes; ids refuse it, as serde does.
-                match integer && canonical {
+                match canonical {
                     true => s[start..i].parse().map_or(Val::Num(t), Val::Int),
                     false => Val::Num(t),
                 }

@@ -376,18 +376,21 @@ impl Processor {
     /// Applies one message from `partition` at `offset`.
     pub fn process(&mut self, partition: i32, offset: i64, payload: &[u8], now_ms: i64) -> Outcome {
         // A redelivered message is not even parsed.
-        if self.is_duplicate(partition, offset) {
-            self.counts.duplicates += 1;
+        if self.skip_duplicate(partition, offset) {
             return Outcome::Duplicate;
         }
         self.apply(partition, offset, parse(payload), now_ms)
     }
 
-    /// Whether the message at `offset` of `partition` was applied already.
-    fn is_duplicate(&self, partition: i32, offset: i64) -> bool {
-        self.applied
+    /// Whether the message at `offset` of `partition` was applied already (then counted
+    /// as a skipped duplicate).
+    fn skip_duplicate(&mut self, partition: i32, offset: i64) -> bool {
+        let dup = self
+            .applied
             .get(&partition)
-            .is_some_and(|&next| offset < next)
+            .is_some_and(|&next| offset < next);
+        self.counts.duplicates += u64::from(dup);
+        dup
     }
 
     /// Like [`Processor::process`], with the payload already read by [`parse`] (the
@@ -399,8 +402,7 @@ impl Processor {
         parsed: Result<Event, String>,
         now_ms: i64,
     ) -> Outcome {
-        if self.is_duplicate(partition, offset) {
-            self.counts.duplicates += 1;
+        if self.skip_duplicate(partition, offset) {
             return Outcome::Duplicate;
         }
         self.apply(partition, offset, parsed, now_ms)
