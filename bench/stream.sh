@@ -7,6 +7,7 @@
 # end-to-end latency histogram (event produced -> score acknowledged) is read from /metrics.
 # Trains the intent bundle on the same file's format sample (cached in bench-data/), starts
 # Tansu (scripts/services/kafka.sh), replays into a fresh topic and prints the stream report.
+# STREAM_ARGS: more `shopsense stream` flags for either mode (e.g. --checkpoint-every=250000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -45,6 +46,6 @@ fi
 rm -rf "bench-data/stream-state-$T"
 ${PERF:-} /usr/bin/time -o /tmp/stream-time -f 'stream process: %e s wall, %U s user, %S s sys, %M KB peak' \
   "$B" stream --topic "$T" --out-topic "$T-scores" --dlq-topic "$T-dlq" --group "g-$T" \
-  --bundle "$BUNDLE" --state-dir "bench-data/stream-state-$T" --idle-exit-secs 3 2>&1 | grep -v "^\s*$" | tail -3
+  --bundle "$BUNDLE" --state-dir "bench-data/stream-state-$T" --idle-exit-secs 3 ${STREAM_ARGS:-} 2>&1 | grep -v "^\s*$" | tail -3
 rm -rf "bench-data/stream-state-$T"
 cat /tmp/stream-time

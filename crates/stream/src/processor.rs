@@ -199,25 +199,36 @@ struct LiveFeatures {
     last_ms: i64,
 }
 
-/// The features of `live` after its newest event: pushed into the cached state when that
-/// holds exactly the events before it, otherwise rebuilt from all of them (and cached).
-/// Either way the vector equals `scorer.features(&live.events, &live.history)` bit for bit.
+/// What the processor keeps per live session key, besides the store's session: one map
+/// lookup per event finds both.
+#[derive(Default)]
+struct Slot {
+    /// The feature cache (`None`: rebuilt from the store's events when next needed).
+    features: Option<LiveFeatures>,
+    /// The session's latest scores, waiting for its outcome.
+    pending: Option<Pending>,
+}
+
+/// Writes the features of `live` after its newest event into `x`: pushed into the cached
+/// state when that holds exactly the events before it, otherwise rebuilt from all of them
+/// (and cached). Either way `x` equals `scorer.features(&live.events, &live.history)` bit
+/// for bit.
 fn live_features(
     scorer: &dyn Scorer,
-    cache: &mut HashMap<String, LiveFeatures>,
-    key: &str,
+    cache: &mut Option<LiveFeatures>,
     live: &shopsense_serve::LiveSession,
     time_ms: i64,
-) -> Result<Vec<f32>, String> {
+    x: &mut Vec<f32>,
+) -> Result<(), String> {
     let n = live.events.len();
-    if let (Some(st), Some(ev)) = (cache.get_mut(key), live.events.last()) {
+    if let (Some(st), Some(ev)) = (cache.as_mut(), live.events.last()) {
         // A session the store re-created (eviction) or trimmed (event cap) is out of step:
         // its length is not one more than what was pushed.
         if st.n + 1 == n {
             st.state.push(ev);
             st.n = n;
             st.last_ms = time_ms;
-            return Ok(st.state.features());
+            return write_features(&mut st.state, x);
         }
     }
     match scorer.live_session(&live.history) {
@@ -225,19 +236,25 @@ fn live_features(
             for e in &live.events {
                 state.push(e);
             }
-            let x = state.features();
-            cache.insert(
-                key.to_string(),
-                LiveFeatures {
-                    state,
-                    n,
-                    last_ms: time_ms,
-                },
-            );
-            Ok(x)
+            write_features(&mut state, x)?;
+            *cache = Some(LiveFeatures {
+                state,
+                n,
+                last_ms: time_ms,
+            });
+            Ok(())
         }
-        None => scorer.features(&live.events, &live.history),
+        None => {
+            *x = scorer.features(&live.events, &live.history)?;
+            Ok(())
+        }
     }
+}
+
+/// `state`'s features into `x` (resized; its buffer is reused from event to event).
+fn write_features(state: &mut OnlineSession<'static>, x: &mut Vec<f32>) -> Result<(), String> {
+    x.resize(state.n_features(), 0.0);
+    state.features_into(x).map_err(|e| e.to_string())
 }
 
 /// The `n` keys with the largest counts, largest first (ties: the smaller key first).
@@ -279,14 +296,16 @@ pub struct Processor {
     applied: BTreeMap<i32, i64>,
     watermark_ms: i64,
     last_sweep_ms: i64,
-    pending: HashMap<String, Pending>,
+    /// Feature caches and pending outcomes by session key.
+    slots: HashMap<String, Slot>,
     online: OnlineLogit,
     eval_online: Rolling,
     eval_batch: Rolling,
     counts: Counts,
     items: HashMap<String, u64>,
-    live: HashMap<String, LiveFeatures>,
     live_swept_ms: i64,
+    /// The features of the event being applied (kept as a pending session's, or reused).
+    x: Vec<f32>,
     /// The full checkpoint generation the next incremental one builds on.
     chain_base: Option<u64>,
 }
@@ -313,14 +332,14 @@ impl Processor {
             applied: BTreeMap::new(),
             watermark_ms: i64::MIN,
             last_sweep_ms: i64::MIN,
-            pending: HashMap::default(),
+            slots: HashMap::default(),
             online,
             eval_online: Rolling::new(cfg.eval_window),
             eval_batch: Rolling::new(cfg.eval_window),
             counts: Counts::default(),
             items: HashMap::default(),
-            live: HashMap::default(),
             live_swept_ms: i64::MIN,
+            x: Vec::new(),
             chain_base: None,
         }
         .tracking()
@@ -466,30 +485,33 @@ impl Processor {
             }
         }
         self.counts.events += 1;
-        // A session that converted earlier and shows activity again starts a new outcome.
-        let (scorer, cache) = (&*self.scorer, &mut self.live);
-        let (x, other_user) = self.store.append_one(&key, &user_id, ev, time_ms, |live| {
+        // One lookup finds the session's feature cache and pending outcome.
+        let slot = match self.slots.get_mut(key.as_str()) {
+            Some(s) => s,
+            None => self.slots.entry(key.clone()).or_default(),
+        };
+        let (scorer, cache, x) = (&*self.scorer, &mut slot.features, &mut self.x);
+        let (built, other_user) = self.store.append_one(&key, &user_id, ev, time_ms, |live| {
             (
-                live_features(scorer, cache, &key, live, time_ms),
+                live_features(scorer, cache, live, time_ms, x),
                 // The message names the session's user (its first event's), as before.
                 (live.user_id != user_id).then(|| live.user_id.clone()),
             )
         });
         let user_id = other_user.unwrap_or(user_id);
-        let scored = x.and_then(|x| Ok((self.scorer.score_features(&x)?, x)));
-        let (score, x) = match scored {
-            Ok(v) => v,
+        let score = match built.and_then(|()| self.scorer.score_features(&self.x)) {
+            Ok(s) => s,
             Err(e) => {
                 self.counts.dead += 1;
                 return Outcome::Dead(format!("scoring failed: {e}"));
             }
         };
-        let online = self.online.predict(&self.buckets, &x);
+        let online = self.online.predict(&self.buckets, &self.x);
         let b = ((score.score * 10.0).floor().clamp(0.0, 9.0)) as usize;
         self.counts.score_hist[b] += 1;
         if kind == EventKind::Purchase {
             // Prequential: the scores before the purchase was seen are evaluated, then learnt.
-            if let Some(p) = self.pending.remove(&key) {
+            if let Some(p) = slot.pending.take() {
                 if p.scored {
                     self.eval_online.push(p.online, true);
                     self.eval_batch.push(p.batch, true);
@@ -498,18 +520,25 @@ impl Processor {
                 }
             }
         } else {
-            let p = Pending {
-                last_ms: time_ms,
-                x,
-                batch: score.score,
-                online,
-                scored: true,
-            };
-            // Replaced in place when the session is pending already (no key copy).
-            match self.pending.get_mut(&key) {
-                Some(slot) => *slot = p,
+            // A session that converted earlier and shows activity again starts a new
+            // outcome. A pending session takes this event's features by swapping buffers:
+            // the next event writes into the previous ones.
+            match &mut slot.pending {
+                Some(p) => {
+                    p.last_ms = time_ms;
+                    std::mem::swap(&mut p.x, &mut self.x);
+                    p.batch = score.score;
+                    p.online = online;
+                    p.scored = true;
+                }
                 None => {
-                    self.pending.insert(key.clone(), p);
+                    slot.pending = Some(Pending {
+                        last_ms: time_ms,
+                        x: self.x.clone(),
+                        batch: score.score,
+                        online,
+                        scored: true,
+                    });
                 }
             }
         }
@@ -540,24 +569,23 @@ impl Processor {
             return;
         }
         self.last_sweep_ms = self.watermark_ms;
-        let mut old: Vec<(i64, String)> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.last_ms < cutoff)
-            .map(|(k, p)| (p.last_ms, k.clone()))
+        // Taken out in one walk, keys and all (a timed-out session's feature cache is as
+        // old as its outcome: both were last touched by its last event).
+        let mut old: Vec<(i64, String, Pending)> = self
+            .slots
+            .extract_if(|_, s| s.pending.as_ref().is_some_and(|p| p.last_ms < cutoff))
+            .filter_map(|(k, s)| s.pending.map(|p| (p.last_ms, k, p)))
             .collect();
         // Deterministic learning order (the map's order differs between processes).
-        old.sort();
-        for (_, k) in old {
-            if let Some(p) = self.pending.remove(&k) {
-                self.eval_online.push(p.online, false);
-                self.eval_batch.push(p.batch, false);
-                self.online.learn(&self.buckets, &p.x, false);
-                self.counts.timed_out += 1;
-            }
+        old.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        for (_, _, p) in old {
+            self.eval_online.push(p.online, false);
+            self.eval_batch.push(p.batch, false);
+            self.online.learn(&self.buckets, &p.x, false);
+            self.counts.timed_out += 1;
         }
         self.store.evict_expired(self.watermark_ms);
-        // The feature cache is only a shortcut (a missing entry is rebuilt): trimmed every
+        // The feature caches are only a shortcut (a missing one is rebuilt): trimmed every
         // half timeout of event time, not on every sweep.
         if self.watermark_ms
             >= self
@@ -565,7 +593,12 @@ impl Processor {
                 .saturating_add(self.cfg.session_timeout_ms / 2)
         {
             self.live_swept_ms = self.watermark_ms;
-            self.live.retain(|_, s| s.last_ms >= cutoff);
+            self.slots.retain(|_, s| {
+                if s.features.as_ref().is_some_and(|f| f.last_ms < cutoff) {
+                    s.features = None;
+                }
+                s.features.is_some() || s.pending.is_some()
+            });
         }
     }
 
@@ -610,7 +643,11 @@ impl Processor {
                 applied: self.applied.clone(),
                 watermark_ms: self.watermark_ms,
                 last_sweep_ms: self.last_sweep_ms,
-                pending: self.pending.clone(),
+                pending: self
+                    .slots
+                    .iter()
+                    .filter_map(|(k, s)| Some((k.clone(), s.pending.clone()?)))
+                    .collect(),
                 online: self.online.clone(),
                 eval_online: self.eval_online.clone(),
                 eval_batch: self.eval_batch.clone(),
@@ -659,14 +696,24 @@ impl Processor {
         self.applied = saved.applied;
         self.watermark_ms = saved.watermark_ms;
         self.last_sweep_ms = saved.last_sweep_ms;
-        self.pending = saved.pending;
+        // Feature caches are rebuilt from the restored sessions' events when next needed.
+        self.slots = saved
+            .pending
+            .into_iter()
+            .map(|(k, p)| {
+                let slot = Slot {
+                    features: None,
+                    pending: Some(p),
+                };
+                (k, slot)
+            })
+            .collect();
         self.online = saved.online;
         self.buckets = self.online.buckets(self.scorer.feature_names());
         self.eval_online = saved.eval_online;
         self.eval_batch = saved.eval_batch;
         self.counts = saved.counts;
         self.items = saved.items;
-        self.live.clear();
         Ok(Some(generation))
     }
 }
