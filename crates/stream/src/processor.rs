@@ -571,8 +571,9 @@ impl Processor {
             return;
         }
         self.last_sweep_ms = self.watermark_ms;
-        // Taken out in one walk, keys and all (a timed-out session's feature cache is as
-        // old as its outcome: both were last touched by its last event).
+        // Taken out in one walk, keys and all. A timed-out session's feature cache goes
+        // with it: its last event touched both (a cache is only a shortcut, rebuilt when
+        // missing).
         let mut old: Vec<(i64, String, Pending)> = self
             .slots
             .extract_if(|_, s| s.pending.as_ref().is_some_and(|p| p.last_ms < cutoff))
@@ -912,5 +913,84 @@ mod score_json_tests {
                 String::from_utf8_lossy(&serde_json::to_vec(c).unwrap())
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::{OnlineLogit, Outcome, Processor, ProcessorConfig};
+    use shopsense_events::Event;
+    use shopsense_features::UserHistory;
+    use shopsense_serve::{Score, Scorer};
+    use std::sync::Arc;
+
+    /// Features: the session's event count and its latest event time (seconds).
+    struct Counting(Vec<String>);
+    impl Scorer for Counting {
+        fn version(&self) -> &str {
+            "counting"
+        }
+        fn threshold(&self) -> f64 {
+            0.5
+        }
+        fn feature_names(&self) -> &[String] {
+            &self.0
+        }
+        fn features(&self, events: &[Event], _: &UserHistory) -> Result<Vec<f32>, String> {
+            let last = events.iter().map(|e| e.time_ms).max().unwrap_or(0);
+            Ok(vec![events.len() as f32, (last / 1000) as f32])
+        }
+        fn score_features(&self, x: &[f32]) -> Result<Score, String> {
+            Ok(Score {
+                score: f64::from(x[0]) / 10.0,
+                decision: false,
+            })
+        }
+    }
+
+    fn msg(session: &str, kind: &str, secs: i64) -> Vec<u8> {
+        format!(
+            r#"{{"time":{},"kind":"{kind}","user_id":"u-{session}","session_id":"{session}","item_id":"i"}}"#,
+            secs * 1000
+        )
+        .into_bytes()
+    }
+
+    /// Prequential learning uses the features of a session's last event before its outcome:
+    /// the purchase learns from the second view's row, the timeout from the only view's,
+    /// in that order — and the pending outcome survives a checkpoint round trip.
+    #[test]
+    fn the_online_model_learns_the_last_row_before_each_outcome() {
+        let names = vec!["n".to_string(), "t".to_string()];
+        let scorer: Arc<dyn Scorer> = Arc::new(Counting(names.clone()));
+        let mut p = Processor::new(scorer.clone(), ProcessorConfig::default());
+        let stream = [
+            msg("s", "view", 1),
+            msg("s", "view", 2),
+            msg("t", "view", 4),
+            msg("s", "purchase", 3),
+        ];
+        for (i, m) in stream.iter().enumerate() {
+            assert!(matches!(p.process(0, i as i64, m, 0), Outcome::Scored(_)));
+        }
+        // A checkpoint and a restore in between: "t" stays pending with its row.
+        let dir = tempfile::tempdir().expect("tempdir");
+        p.checkpoint(dir.path(), 1).expect("checkpoint");
+        let mut q = Processor::new(scorer, ProcessorConfig::default());
+        assert_eq!(q.restore(dir.path()).expect("restore"), Some(1));
+        // 31 minutes later "t" has timed out.
+        assert!(matches!(
+            q.process(0, 4, &msg("w", "view", 4 + 31 * 60), 0),
+            Outcome::Scored(_)
+        ));
+        assert_eq!((q.counts().converted, q.counts().timed_out), (1, 1));
+
+        let mut expect = OnlineLogit::new(1 << 16, 0.05, 1e-6);
+        let buckets = expect.buckets(&names);
+        expect.learn(&buckets, &[2.0, 2.0], true);
+        expect.learn(&buckets, &[1.0, 4.0], false);
+        assert_eq!(q.online.bias, expect.bias);
+        assert_eq!(q.online.weights, expect.weights);
+        assert_eq!(q.online.updates, 2);
     }
 }
