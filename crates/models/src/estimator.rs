@@ -207,6 +207,11 @@ impl Model for AnyModel {
     fn predict_proba(&self, x: MatrixRef<'_>) -> Result<Vec<f64>> {
         self.inner().predict_proba(x)
     }
+    // Forwarded, or a family's own (allocation- and thread-pool-free) one-row path would be
+    // lost behind the default, which hands every row to the rayon pool and waits for it.
+    fn predict_one(&self, row: &[f32]) -> Result<f64> {
+        self.inner().predict_one(row)
+    }
     fn predict_proba_multi(&self, x: MatrixRef<'_>) -> Result<Vec<f64>> {
         self.inner().predict_proba_multi(x)
     }
