@@ -38,8 +38,10 @@ pub struct StreamArgs {
     /// Checkpoint directory (state + applied offsets; restored at start).
     #[arg(long, default_value = "out/stream-state")]
     pub state_dir: PathBuf,
-    /// Checkpoint and commit after this many messages.
-    #[arg(long, default_value_t = 50_000)]
+    /// Checkpoint and commit after this many messages (or `--checkpoint-ms`, whichever
+    /// comes first: under a second's worth at full speed, so the time bound usually rules;
+    /// each checkpoint makes the next changes to the shared user histories copy nodes).
+    #[arg(long, default_value_t = 250_000)]
     pub checkpoint_every: u64,
     /// …or after this many milliseconds.
     #[arg(long, default_value_t = 1000)]
