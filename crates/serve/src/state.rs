@@ -12,6 +12,7 @@ use shopsense_events::{Event, EventKind};
 use shopsense_features::UserHistory;
 /// Maps keyed by ids on the per-event path: foldhash (hashbrown's default) instead of SipHash.
 type HashMap<K, V> = std::collections::HashMap<K, V, hashbrown::DefaultHashBuilder>;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -186,6 +187,61 @@ fn close_into(inner: &mut Inner, s: LiveSession) {
             inner.users.insert(k, h);
         }
     }
+}
+
+/// Serialises `g` as a snapshot (all users, or only `g.only` in a change copy) into `w`.
+fn write_snapshot<W: std::io::Write>(g: &Inner, w: W, now_ms: i64) -> serde_json::Result<()> {
+    #[derive(Serialize)]
+    struct SnapshotRef<'a> {
+        format: &'a str,
+        version: u32,
+        written_at_ms: i64,
+        sessions: &'a HashMap<String, LiveSession>,
+        users: UsersRef<'a>,
+    }
+    /// All users, or only those named (a change snapshot).
+    struct UsersRef<'a>(&'a Users, Option<&'a UserSet>);
+    impl Serialize for UsersRef<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self.1 {
+                None => self.0.serialize(s),
+                Some(only) => {
+                    s.collect_map(only.iter().filter_map(|u| self.0.get(&**u).map(|h| (u, h))))
+                }
+            }
+        }
+    }
+    serde_json::to_writer(
+        w,
+        &SnapshotRef {
+            format: SNAPSHOT_FORMAT,
+            version: 1,
+            written_at_ms: now_ms,
+            sessions: &g.sessions,
+            users: UsersRef(&g.users, g.only.as_ref()),
+        },
+    )
+}
+
+/// Writes `path` through a temporary file next to it (created with its directory), renamed
+/// into place once `fill` succeeded.
+fn write_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), ServeError> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ServeError::io(format!("creating {}", dir.display()), e))?;
+        }
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)
+        .map_err(|e| ServeError::io(format!("writing {}", tmp.display()), e))?;
+    fill(&mut f).map_err(|e| ServeError::io(format!("writing {}", tmp.display()), e))?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+        .map_err(|e| ServeError::io(format!("renaming to {}", path.display()), e))
 }
 
 /// Adds closed session `s` to its user's history `h`.
@@ -432,50 +488,34 @@ impl SessionStore {
         (g.sessions.len(), events, g.users.len())
     }
 
-    /// Writes a snapshot to `path` atomically (temporary file, then rename).
+    /// Writes a snapshot to `path` atomically (temporary file, then rename). The state is
+    /// serialised under the lock into memory and written after it is released, so requests
+    /// wait only for the serialising, never for the disk.
     pub fn snapshot(&self, path: &Path, now_ms: i64) -> Result<(), ServeError> {
         let bytes = {
             let g = self.lock();
-            #[derive(Serialize)]
-            struct SnapshotRef<'a> {
-                format: &'a str,
-                version: u32,
-                written_at_ms: i64,
-                sessions: &'a HashMap<String, LiveSession>,
-                users: UsersRef<'a>,
-            }
-            /// All users, or only those named (a change snapshot).
-            struct UsersRef<'a>(&'a Users, Option<&'a UserSet>);
-            impl Serialize for UsersRef<'_> {
-                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                    match self.1 {
-                        None => self.0.serialize(s),
-                        Some(only) => s.collect_map(
-                            only.iter().filter_map(|u| self.0.get(&**u).map(|h| (u, h))),
-                        ),
-                    }
-                }
-            }
-            serde_json::to_vec(&SnapshotRef {
-                format: SNAPSHOT_FORMAT,
-                version: 1,
-                written_at_ms: now_ms,
-                sessions: &g.sessions,
-                users: UsersRef(&g.users, g.only.as_ref()),
-            })
-            .map_err(|e| ServeError::Snapshot(e.to_string()))?
+            let mut bytes = Vec::new();
+            write_snapshot(&g, &mut bytes, now_ms)
+                .map_err(|e| ServeError::Snapshot(e.to_string()))?;
+            bytes
         };
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| ServeError::io(format!("creating {}", dir.display()), e))?;
-            }
-        }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)
-            .map_err(|e| ServeError::io(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, path)
-            .map_err(|e| ServeError::io(format!("renaming to {}", path.display()), e))
+        write_atomically(path, |f| f.write_all(&bytes))
+    }
+
+    /// Like [`SessionStore::snapshot`], but serialised straight into the file (and synced),
+    /// holding the lock throughout: for a store nobody else uses (a [`SessionStore::copy`] being
+    /// checkpointed on its own thread). A stream's full checkpoint is hundreds of megabytes;
+    /// built in memory first, most of its writer's time went to growing that buffer (the
+    /// kernel zeroing fresh pages, copies at every doubling).
+    pub fn write_copy(&self, path: &Path, now_ms: i64) -> Result<(), ServeError> {
+        let g = self.lock();
+        write_atomically(path, |f| {
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            write_snapshot(&g, &mut w, now_ms).map_err(std::io::Error::other)?;
+            w.flush()?;
+            // On disk before the checkpoint that names it can become current.
+            w.get_ref().sync_all()
+        })
     }
 
     /// Restores a chain of snapshots: a full one, then snapshots of

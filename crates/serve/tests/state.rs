@@ -145,6 +145,40 @@ fn change_copies_hold_only_changed_users_and_a_chain_restores_all() {
     assert!(e.to_string().contains("missing.json"), "{e}");
 }
 
+/// `write_copy` (a checkpoint's copy, serialised straight into its file) writes the bytes
+/// `snapshot` writes, for a full copy and a change copy, into a directory it creates.
+#[test]
+fn write_copy_writes_what_snapshot_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SessionStore::new(limits());
+    s.track_changes();
+    s.append("a1", vec![ev("a", "a1", 10, EventKind::Cart)], 0);
+    s.append("b1", vec![ev("b", "b1", 10, EventKind::View)], 0);
+    assert_eq!(s.evict_expired(2_000), 2);
+    s.append("c1", vec![ev("c", "c1", 2_500, EventKind::View)], 2_500);
+    let full = s.copy();
+    s.append("b2", vec![ev("b", "b2", 3_000, EventKind::Purchase)], 3_000);
+    // c1 and b2 close; d1 is live in the change copy.
+    assert_eq!(s.evict_expired(5_000), 2);
+    s.append("d1", vec![ev("d", "d1", 4_500, EventKind::View)], 5_000);
+    let delta = s.copy_changes();
+    for (copy, name) in [(&full, "full"), (&delta, "delta")] {
+        let (a, b) = (
+            dir.path().join(format!("{name}-snapshot.json")),
+            dir.path().join("new").join(format!("{name}-copy.json")),
+        );
+        copy.snapshot(&a, 5_000).expect("snapshot");
+        copy.write_copy(&b, 5_000).expect("write_copy");
+        let bytes = std::fs::read(&b).expect("read");
+        assert_eq!(std::fs::read(&a).expect("read"), bytes, "{name}");
+        assert!(bytes.len() > 100, "{name}: {} bytes", bytes.len());
+        assert!(
+            !b.with_extension("tmp").exists(),
+            "{name}: temporary file left"
+        );
+    }
+}
+
 /// `append_one` keeps the same state as `append` of one event at a time: the session's
 /// user is the one given for a new session, the event cap and the eviction of the least
 /// recently touched session apply, and closed sessions fold into the same user histories

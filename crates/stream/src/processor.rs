@@ -741,7 +741,7 @@ impl Checkpoint {
         let gen_dir = dir.join(format!("gen-{generation:012}"));
         std::fs::create_dir_all(&gen_dir).map_err(|e| io(&gen_dir.display().to_string(), e))?;
         self.store
-            .snapshot(&gen_dir.join("sessions.json"), self.saved.watermark_ms)
+            .write_copy(&gen_dir.join("sessions.json"), self.saved.watermark_ms)
             .map_err(|e| StreamError::Checkpoint(e.to_string()))?;
         let saved = &self.saved;
         let p = gen_dir.join("stream.json");
