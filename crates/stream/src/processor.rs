@@ -215,9 +215,11 @@ struct Slot {
 /// state when that holds exactly the events before it, otherwise rebuilt from all of them
 /// (and cached). Either way `x` equals `scorer.features(&live.events, &live.history)` bit
 /// for bit.
+#[allow(clippy::vec_box)]
 fn live_features(
     scorer: &dyn Scorer,
     cache: &mut Option<Box<LiveFeatures>>,
+    spare: &mut Vec<Box<LiveFeatures>>,
     live: &shopsense_serve::LiveSession,
     time_ms: i64,
     x: &mut Vec<f32>,
@@ -233,23 +235,52 @@ fn live_features(
             return write_features(&mut st.state, x);
         }
     }
-    match scorer.live_session(&live.history) {
-        Some(mut state) => {
-            for e in &live.events {
-                state.push(e);
-            }
-            write_features(&mut state, x)?;
-            *cache = Some(Box::new(LiveFeatures {
+    // A state from a closed session is emptied and reused (spares only ever come from
+    // this scorer's states); otherwise a new one.
+    let mut st = match spare.pop() {
+        Some(mut st) => {
+            st.state.reset(live.history);
+            st
+        }
+        None => match scorer.live_session(&live.history) {
+            Some(state) => Box::new(LiveFeatures {
                 state,
-                n,
+                n: 0,
                 last_ms: time_ms,
-            }));
-            Ok(())
-        }
-        None => {
-            *x = scorer.features(&live.events, &live.history)?;
-            Ok(())
-        }
+            }),
+            None => {
+                *x = scorer.features(&live.events, &live.history)?;
+                return Ok(());
+            }
+        },
+    };
+    for e in &live.events {
+        st.state.push(e);
+    }
+    st.n = n;
+    st.last_ms = time_ms;
+    write_features(&mut st.state, x)?;
+    // A cache out of step is replaced; its state becomes a spare.
+    if let Some(old) = cache.replace(st) {
+        keep_spare(spare, old);
+    }
+    Ok(())
+}
+
+/// At most this many emptied feature states are kept for new sessions.
+const SPARES: usize = 1024;
+
+/// A state that held more events than this is freed, not kept (a spare keeps its buffers'
+/// memory: the pool stays small).
+const SPARE_MAX_EVENTS: usize = 64;
+
+/// Keeps a closed session's feature state for reuse, unless there are enough already or it
+/// grew large.
+// Boxed in the pool as in a slot: a state moves between them without being copied.
+#[allow(clippy::vec_box)]
+fn keep_spare(spare: &mut Vec<Box<LiveFeatures>>, st: Box<LiveFeatures>) {
+    if spare.len() < SPARES && st.n <= SPARE_MAX_EVENTS {
+        spare.push(st);
     }
 }
 
@@ -308,6 +339,12 @@ pub struct Processor {
     live_swept_ms: i64,
     /// The features of the event being applied (kept as a pending session's, or reused).
     x: Vec<f32>,
+    /// Feature states of closed sessions, to be emptied and reused by new ones (boxed, as
+    /// in a slot: a state moves between them without being copied).
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<LiveFeatures>>,
+    /// Feature buffers of closed sessions' outcomes, for new pending outcomes.
+    spare_x: Vec<Vec<f32>>,
     /// The full checkpoint generation the next incremental one builds on.
     chain_base: Option<u64>,
 }
@@ -342,6 +379,8 @@ impl Processor {
             items: HashMap::default(),
             live_swept_ms: i64::MIN,
             x: Vec::new(),
+            spare: Vec::new(),
+            spare_x: Vec::new(),
             chain_base: None,
         }
         .tracking()
@@ -492,10 +531,15 @@ impl Processor {
             Some(s) => s,
             None => self.slots.entry(key.clone()).or_default(),
         };
-        let (scorer, cache, x) = (&*self.scorer, &mut slot.features, &mut self.x);
+        let (scorer, cache, spare, x) = (
+            &*self.scorer,
+            &mut slot.features,
+            &mut self.spare,
+            &mut self.x,
+        );
         let (built, other_user) = self.store.append_one(&key, &user_id, ev, time_ms, |live| {
             (
-                live_features(scorer, cache, live, time_ms, x),
+                live_features(scorer, cache, spare, live, time_ms, x),
                 // The message names the session's user (its first event's), as before.
                 (live.user_id != user_id).then(|| live.user_id.clone()),
             )
@@ -534,9 +578,18 @@ impl Processor {
                     p.scored = true;
                 }
                 None => {
+                    // A closed session's buffer when there is one.
+                    let x = match self.spare_x.pop() {
+                        Some(mut v) => {
+                            v.clear();
+                            v.extend_from_slice(&self.x);
+                            v
+                        }
+                        None => self.x.clone(),
+                    };
                     slot.pending = Some(Pending {
                         last_ms: time_ms,
-                        x: self.x.clone(),
+                        x,
                         batch: score.score,
                         online,
                         scored: true,
@@ -574,10 +627,16 @@ impl Processor {
         // Taken out in one walk, keys and all. A timed-out session's feature cache goes
         // with it: its last event touched both (a cache is only a shortcut, rebuilt when
         // missing).
+        let spare = &mut self.spare;
         let mut old: Vec<(i64, String, Pending)> = self
             .slots
             .extract_if(|_, s| s.pending.as_ref().is_some_and(|p| p.last_ms < cutoff))
-            .filter_map(|(k, s)| s.pending.map(|p| (p.last_ms, k, p)))
+            .filter_map(|(k, s)| {
+                if let Some(f) = s.features {
+                    keep_spare(spare, f);
+                }
+                s.pending.map(|p| (p.last_ms, k, p))
+            })
             .collect();
         // Deterministic learning order (the map's order differs between processes).
         old.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -586,6 +645,10 @@ impl Processor {
             self.eval_batch.push(p.batch, false);
             self.online.learn(&self.buckets, &p.x, false);
             self.counts.timed_out += 1;
+            if self.spare_x.len() < SPARES {
+                // (All of one length: the feature count.)
+                self.spare_x.push(p.x);
+            }
         }
         self.store.evict_expired(self.watermark_ms);
         // The feature caches are only a shortcut (a missing one is rebuilt): trimmed every
@@ -596,9 +659,12 @@ impl Processor {
                 .saturating_add(self.cfg.session_timeout_ms / 2)
         {
             self.live_swept_ms = self.watermark_ms;
+            let spare = &mut self.spare;
             self.slots.retain(|_, s| {
                 if s.features.as_ref().is_some_and(|f| f.last_ms < cutoff) {
-                    s.features = None;
+                    if let Some(f) = s.features.take() {
+                        keep_spare(spare, f);
+                    }
                 }
                 s.features.is_some() || s.pending.is_some()
             });
