@@ -207,8 +207,9 @@ impl Model for AnyModel {
     fn predict_proba(&self, x: MatrixRef<'_>) -> Result<Vec<f64>> {
         self.inner().predict_proba(x)
     }
-    // Forwarded, or a family's own (allocation- and thread-pool-free) one-row path would be
-    // lost behind the default, which hands every row to the rayon pool and waits for it.
+    // Forwarded, or a family's own allocation-free one-row path would be lost behind the
+    // default, which builds a one-row matrix and scores it through `predict_proba` (for
+    // logistic regression, rayon's iterator bridge on every streamed event).
     fn predict_one(&self, row: &[f32]) -> Result<f64> {
         self.inner().predict_one(row)
     }

@@ -190,7 +190,7 @@ fn close_into(inner: &mut Inner, s: LiveSession) {
 }
 
 /// Serialises `g` as a snapshot (all users, or only `g.only` in a change copy) into `w`.
-fn write_snapshot<W: std::io::Write>(g: &Inner, w: W, now_ms: i64) -> serde_json::Result<()> {
+fn write_snapshot<W: Write>(g: &Inner, w: W, now_ms: i64) -> serde_json::Result<()> {
     #[derive(Serialize)]
     struct SnapshotRef<'a> {
         format: &'a str,

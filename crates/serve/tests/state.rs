@@ -86,17 +86,23 @@ fn snapshot_round_trip_and_missing_file() {
     assert!(u.restore(&p, 0).is_err());
 }
 
+/// A change-tracked store where users a (a cart) and b (a view) each closed one session.
+fn two_users_closed() -> SessionStore {
+    let s = SessionStore::new(limits());
+    s.track_changes();
+    s.append("a1", vec![ev("a", "a1", 10, EventKind::Cart)], 0);
+    s.append("b1", vec![ev("b", "b1", 10, EventKind::View)], 0);
+    assert_eq!(s.evict_expired(2_000), 2);
+    s
+}
+
 /// Incremental snapshots: `copy_changes` holds only the users whose history changed since
 /// the previous copy, and a chain (full, then changes) restores the same histories as one
 /// full snapshot.
 #[test]
 fn change_copies_hold_only_changed_users_and_a_chain_restores_all() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = SessionStore::new(limits());
-    s.track_changes();
-    s.append("a1", vec![ev("a", "a1", 10, EventKind::Cart)], 0);
-    s.append("b1", vec![ev("b", "b1", 10, EventKind::View)], 0);
-    assert_eq!(s.evict_expired(2_000), 2);
+    let s = two_users_closed();
     let full = dir.path().join("full.json");
     s.copy().snapshot(&full, 2_000).expect("full");
     // Only b changes after the full copy.
@@ -150,11 +156,7 @@ fn change_copies_hold_only_changed_users_and_a_chain_restores_all() {
 #[test]
 fn write_copy_writes_what_snapshot_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = SessionStore::new(limits());
-    s.track_changes();
-    s.append("a1", vec![ev("a", "a1", 10, EventKind::Cart)], 0);
-    s.append("b1", vec![ev("b", "b1", 10, EventKind::View)], 0);
-    assert_eq!(s.evict_expired(2_000), 2);
+    let s = two_users_closed();
     s.append("c1", vec![ev("c", "c1", 2_500, EventKind::View)], 2_500);
     let full = s.copy();
     s.append("b2", vec![ev("b", "b2", 3_000, EventKind::Purchase)], 3_000);
