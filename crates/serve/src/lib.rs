@@ -27,7 +27,7 @@ pub use online::{OnlineState, RedisState, StateSizes};
 pub use scorer::{BundleScorer, Score, Scorer};
 /// The model registry lives in the models crate; re-exported for the server's callers.
 pub use shopsense_models::registry::{Promotion, Registry, VersionInfo};
-pub use state::{LiveSession, SessionStore, StateLimits};
+pub use state::{LiveSession, SessionStore, StateLimits, UserMirror};
 
 use shopsense_recs::{NextActionModel, RecsModel};
 

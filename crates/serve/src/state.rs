@@ -44,17 +44,15 @@ impl LiveSession {
     }
 }
 
-/// Closed-session summaries by user: a persistent map, so a checkpoint's copy shares its
-/// structure with the live one (O(1), not O(users), on the consuming thread). Keys are
-/// shared strings and hashing is foldhash: after a copy, the first change to a node copies
-/// it, which with `String` keys allocated every key of the node (a tenth of a stream
-/// consumer's time went to folding closed sessions in).
-type Users = imbl::GenericHashMap<
-    Arc<str>,
-    UserHistory,
-    hashbrown::DefaultHashBuilder,
-    imbl::shared_ptr::DefaultSharedPtr,
->;
+/// Closed-session summaries by user. Keys are shared strings: the change log of a tracked
+/// store (and the mirror its checkpoint writer keeps) holds the same keys.
+type Users = hashbrown::HashMap<Arc<str>, UserHistory>;
+
+/// Users whose history changed, each with its history after the change, in the order of the
+/// changes: a user may appear more than once, and the last entry is current. Appending to it
+/// is all a closing session costs a tracked store; sorting it out is left to whoever writes
+/// the copy.
+type ChangeLog = Vec<(Arc<str>, UserHistory)>;
 
 /// A set of user ids.
 type UserSet = std::collections::HashSet<Arc<str>, hashbrown::DefaultHashBuilder>;
@@ -66,14 +64,14 @@ struct Inner {
     /// Live session keys per user (rebuilt on restore).
     #[serde(skip)]
     by_user: HashMap<String, Vec<String>>,
-    /// Users whose history changed since the last copy, when tracked
+    /// The user histories changed since the last copy, when tracked
     /// ([`SessionStore::track_changes`]).
     #[serde(skip)]
-    changed: Option<UserSet>,
-    /// In a copy of [`SessionStore::copy_changes`]: the users its snapshot writes (the
-    /// filtering is left to the writer, off the thread that made the copy).
+    changed: Option<ChangeLog>,
+    /// In a copy of [`SessionStore::copy_changes`]: the changes its snapshot writes (its
+    /// `users` is empty).
     #[serde(skip)]
-    only: Option<UserSet>,
+    only: Option<ChangeLog>,
 }
 
 impl Inner {
@@ -144,6 +142,28 @@ struct Snapshot {
     inner: Inner,
 }
 
+/// The user histories of a change-tracked store, kept by whoever writes its checkpoints off
+/// the store's thread: each change copy's users are applied to it
+/// ([`SessionStore::update_mirror`]), and a full checkpoint writes it
+/// ([`SessionStore::write_copy_with`]), so the store's own thread never copies every user.
+/// Up to date only if every change copy is applied, in order.
+#[derive(Debug, Default)]
+pub struct UserMirror {
+    users: Users,
+}
+
+impl UserMirror {
+    /// Users with a history.
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Whether no user has a history.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+}
+
 /// Limits of the state.
 #[derive(Debug, Clone, Copy)]
 pub struct StateLimits {
@@ -162,35 +182,61 @@ pub struct SessionStore {
     limits: StateLimits,
 }
 
-/// Folds a closed session into its user's history (and notes the user as changed).
+/// Folds a closed session into its user's history (and logs the change, when tracked).
 fn close_into(inner: &mut Inner, s: LiveSession) {
     let uid: &str = &s.user_id;
-    // One walk of the persistent map finds the history and the key to share with the
-    // changed set (a lookup for the key and another for the history were a sixth of
-    // closing sessions).
-    match inner.users.get_key_value_mut(uid) {
+    // One lookup finds the history and the key the change log shares.
+    let (k, h) = match inner.users.get_key_value_mut(uid) {
         Some((k, h)) => {
             fold_session(h, &s);
-            if let Some(c) = &mut inner.changed {
-                if !c.contains(uid) {
-                    c.insert(k.clone());
-                }
-            }
+            (k.clone(), *h)
         }
         None => {
             let k: Arc<str> = Arc::from(uid);
             let mut h = UserHistory::default();
             fold_session(&mut h, &s);
-            if let Some(c) = &mut inner.changed {
-                c.insert(k.clone());
+            inner.users.insert(k.clone(), h);
+            (k, h)
+        }
+    };
+    if let Some(log) = &mut inner.changed {
+        log.push((k, h));
+        // Never copied (a store tracked but not checkpointed): kept at most about twice the
+        // users, each user's last change only.
+        if log.len() > 2 * inner.users.len() + 4096 {
+            let users = &inner.users;
+            let mut seen = UserSet::default();
+            log.retain(|(u, _)| seen.insert(u.clone()));
+            for (u, h) in log.iter_mut() {
+                if let Some(now) = users.get(&**u) {
+                    *h = *now;
+                }
             }
-            inner.users.insert(k, h);
         }
     }
 }
 
-/// Serialises `g` as a snapshot (all users, or only `g.only` in a change copy) into `w`.
-fn write_snapshot<W: Write>(g: &Inner, w: W, now_ms: i64) -> serde_json::Result<()> {
+/// The latest entry of each user in `log`, in the order of those entries.
+fn latest_changes(log: &ChangeLog) -> Vec<&(Arc<str>, UserHistory)> {
+    let mut seen: std::collections::HashSet<&str, hashbrown::DefaultHashBuilder> =
+        Default::default();
+    let mut out: Vec<_> = log
+        .iter()
+        .rev()
+        .filter(|(u, _)| seen.insert(&**u))
+        .collect();
+    out.reverse();
+    out
+}
+
+/// Serialises `g`'s sessions with `users` (by default `g`'s own: all of them, or the
+/// changes of a change copy) as a snapshot into `w`.
+fn write_snapshot<W: Write>(
+    g: &Inner,
+    users: Option<&Users>,
+    w: W,
+    now_ms: i64,
+) -> serde_json::Result<()> {
     #[derive(Serialize)]
     struct SnapshotRef<'a> {
         format: &'a str,
@@ -199,18 +245,26 @@ fn write_snapshot<W: Write>(g: &Inner, w: W, now_ms: i64) -> serde_json::Result<
         sessions: &'a HashMap<String, LiveSession>,
         users: UsersRef<'a>,
     }
-    /// All users, or only those named (a change snapshot).
-    struct UsersRef<'a>(&'a Users, Option<&'a UserSet>);
+    /// All users of a map, or the latest of each user in a change log.
+    enum UsersRef<'a> {
+        All(&'a Users),
+        Changes(&'a ChangeLog),
+    }
     impl Serialize for UsersRef<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            match self.1 {
-                None => self.0.serialize(s),
-                Some(only) => {
-                    s.collect_map(only.iter().filter_map(|u| self.0.get(&**u).map(|h| (u, h))))
+            match self {
+                UsersRef::All(u) => u.serialize(s),
+                UsersRef::Changes(log) => {
+                    s.collect_map(latest_changes(log).into_iter().map(|(u, h)| (u, h)))
                 }
             }
         }
     }
+    let users = match (users, &g.only) {
+        (Some(u), _) => UsersRef::All(u),
+        (None, Some(log)) => UsersRef::Changes(log),
+        (None, None) => UsersRef::All(&g.users),
+    };
     serde_json::to_writer(
         w,
         &SnapshotRef {
@@ -218,7 +272,7 @@ fn write_snapshot<W: Write>(g: &Inner, w: W, now_ms: i64) -> serde_json::Result<
             version: 1,
             written_at_ms: now_ms,
             sessions: &g.sessions,
-            users: UsersRef(&g.users, g.only.as_ref()),
+            users,
         },
     )
 }
@@ -403,22 +457,22 @@ impl SessionStore {
     }
 
     /// A copy of the sessions and user summaries (for writing a snapshot on another thread
-    /// while this store goes on changing). The user map is persistent: copying it is O(1).
-    /// Starts a new round of change tracking, if tracked.
+    /// while this store goes on changing): O(sessions + users). Starts a new round of change
+    /// tracking, if tracked.
     pub fn copy(&self) -> SessionStore {
         let mut g = self.lock();
         if let Some(c) = &mut g.changed {
             c.clear();
         }
-        self.copy_of(&g, None)
+        self.copy_of(&g, g.users.clone(), None)
     }
 
-    /// A store holding `g`'s sessions and users (untracked), writing only `only` if given.
-    fn copy_of(&self, g: &Inner, only: Option<UserSet>) -> SessionStore {
+    /// A store holding `g`'s sessions and `users` (untracked), writing `only` if given.
+    fn copy_of(&self, g: &Inner, users: Users, only: Option<ChangeLog>) -> SessionStore {
         SessionStore {
             inner: Mutex::new(Inner {
                 sessions: g.sessions.clone(),
-                users: g.users.clone(),
+                users,
                 by_user: HashMap::default(),
                 changed: None,
                 only,
@@ -436,15 +490,37 @@ impl SessionStore {
     }
 
     /// Like [`SessionStore::copy`], but with only the users whose history changed since the
-    /// last copy (all live sessions are included): what an incremental snapshot needs.
-    /// Without [`SessionStore::track_changes`] this is a full copy.
+    /// last copy (all live sessions are included): what an incremental snapshot needs, in
+    /// O(sessions) — the changes are moved, not looked up. Without
+    /// [`SessionStore::track_changes`] this is a full copy.
     pub fn copy_changes(&self) -> SessionStore {
         let mut g = self.lock();
         let Some(changed) = g.changed.as_mut().map(std::mem::take) else {
             drop(g);
             return self.copy();
         };
-        self.copy_of(&g, Some(changed))
+        self.copy_of(&g, Users::default(), Some(changed))
+    }
+
+    /// All user histories, as a [`UserMirror`] to keep up to date from change copies: O(users),
+    /// once (after a restore), instead of at every full checkpoint.
+    pub fn user_mirror(&self) -> UserMirror {
+        UserMirror {
+            users: self.lock().users.clone(),
+        }
+    }
+
+    /// Applies a change copy's users to `mirror` (a full copy's replace all of it).
+    pub fn update_mirror(&self, mirror: &mut UserMirror) {
+        let g = self.lock();
+        match &g.only {
+            Some(log) => {
+                for (u, h) in log {
+                    mirror.users.insert(u.clone(), *h);
+                }
+            }
+            None => mirror.users.clone_from(&g.users),
+        }
     }
 
     /// The session, if live.
@@ -495,7 +571,7 @@ impl SessionStore {
         let bytes = {
             let g = self.lock();
             let mut bytes = Vec::new();
-            write_snapshot(&g, &mut bytes, now_ms)
+            write_snapshot(&g, None, &mut bytes, now_ms)
                 .map_err(|e| ServeError::Snapshot(e.to_string()))?;
             bytes
         };
@@ -508,10 +584,31 @@ impl SessionStore {
     /// built in memory first, most of its writer's time went to growing that buffer (the
     /// kernel zeroing fresh pages, copies at every doubling).
     pub fn write_copy(&self, path: &Path, now_ms: i64) -> Result<(), ServeError> {
+        self.write_copy_of(None, path, now_ms)
+    }
+
+    /// Like [`SessionStore::write_copy`], with all of `mirror`'s users instead of this
+    /// copy's: a full snapshot written from a change copy (after
+    /// [`SessionStore::update_mirror`]).
+    pub fn write_copy_with(
+        &self,
+        mirror: &UserMirror,
+        path: &Path,
+        now_ms: i64,
+    ) -> Result<(), ServeError> {
+        self.write_copy_of(Some(&mirror.users), path, now_ms)
+    }
+
+    fn write_copy_of(
+        &self,
+        users: Option<&Users>,
+        path: &Path,
+        now_ms: i64,
+    ) -> Result<(), ServeError> {
         let g = self.lock();
         write_atomically(path, |f| {
             let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-            write_snapshot(&g, &mut w, now_ms).map_err(std::io::Error::other)?;
+            write_snapshot(&g, users, &mut w, now_ms).map_err(std::io::Error::other)?;
             w.flush()?;
             // On disk before the checkpoint that names it can become current.
             w.get_ref().sync_all()

@@ -234,3 +234,71 @@ fn append_one_keeps_the_state_append_keeps() {
     assert_eq!(users(&p), users(&q));
     assert_eq!(users(&p)["u"]["sessions"], 2);
 }
+
+/// A checkpoint writer's mirror, kept from change copies only, writes the same full snapshot
+/// as a full copy: users closed before the first copy, changed again, and new ones.
+#[test]
+fn a_mirror_kept_from_change_copies_writes_what_a_full_copy_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = two_users_closed();
+    let mut mirror = shopsense_serve::UserMirror::default();
+    s.copy_changes().update_mirror(&mut mirror);
+    assert_eq!(mirror.len(), 2);
+    s.append("b2", vec![ev("b", "b2", 3_000, EventKind::Purchase)], 3_000);
+    s.append("c1", vec![ev("c", "c1", 3_000, EventKind::Cart)], 3_000);
+    assert_eq!(s.evict_expired(5_000), 2);
+    s.append("d1", vec![ev("d", "d1", 4_500, EventKind::View)], 5_000);
+    let delta = s.copy_changes();
+    delta.update_mirror(&mut mirror);
+    assert_eq!(mirror.len(), 3);
+    let (a, b) = (dir.path().join("mirror.json"), dir.path().join("full.json"));
+    delta.write_copy_with(&mirror, &a, 5_000).expect("mirror");
+    s.copy().write_copy(&b, 5_000).expect("full");
+    let read = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json")
+    };
+    assert_eq!(read(&a), read(&b));
+    assert_eq!(read(&a)["users"]["b"]["purchases"], 1);
+    assert_eq!(read(&a)["sessions"]["d1"]["user_id"], "d");
+}
+
+/// A tracked store that is never copied keeps its change log short (each user's latest
+/// change), and the copy that finally comes still holds every user's current history —
+/// also of a user whose last change was long before.
+#[test]
+fn a_long_uncopied_change_log_keeps_every_users_latest_history() {
+    let s = SessionStore::new(limits());
+    s.track_changes();
+    let close = |u: &str, i: i64, kind: EventKind| {
+        let key = format!("{u}-{i}");
+        s.append(&key, vec![ev(u, &key, i, kind)], i * 1_000);
+        assert_eq!(s.evict_expired(i * 1_000 + 1_001), 1, "session {key}");
+    };
+    // x: two sessions, then never again.
+    close("x", 0, EventKind::View);
+    close("x", 1, EventKind::Cart);
+    let users = ["u", "v", "w"];
+    for i in 2..6_002i64 {
+        let kind = if i % 7 == 0 {
+            EventKind::Cart
+        } else {
+            EventKind::View
+        };
+        close(users[(i % 3) as usize], i, kind);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (p, q) = (dir.path().join("changes.json"), dir.path().join("all.json"));
+    s.copy_changes().write_copy(&p, 0).expect("changes");
+    s.copy().write_copy(&q, 0).expect("all");
+    let users_of = |p: &std::path::Path| -> serde_json::Value {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json");
+        v["users"].clone()
+    };
+    assert_eq!(users_of(&p), users_of(&q));
+    assert_eq!(users_of(&p)["x"]["sessions"], 2);
+    assert_eq!(users_of(&p)["x"]["carts"], 1);
+    assert_eq!(users_of(&p)["u"]["sessions"], 2_000);
+    // Carts at i = 7, 14, …: those with i % 3 == 0 are u's (every 21st).
+    assert_eq!(users_of(&p)["u"]["carts"], (21..6_002).step_by(21).count());
+}

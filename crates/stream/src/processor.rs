@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 use shopsense_events::{Event, EventKind};
 use shopsense_features::OnlineSession;
 use shopsense_serve::wire::EventIn;
-use shopsense_serve::{Scorer, SessionStore, StateLimits};
+use shopsense_serve::{Scorer, SessionStore, StateLimits, UserMirror};
 use std::collections::BTreeMap;
 
 /// Maps keyed by ids on the per-event path: foldhash (hashbrown's default) instead of SipHash.
 type HashMap<K, V> = std::collections::HashMap<K, V, hashbrown::DefaultHashBuilder>;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Processor settings.
 #[derive(Debug, Clone, Copy)]
@@ -347,6 +347,9 @@ pub struct Processor {
     spare_x: Vec<Vec<f32>>,
     /// The full checkpoint generation the next incremental one builds on.
     chain_base: Option<u64>,
+    /// All user histories as of the last checkpoint copy, kept up to date by the checkpoint
+    /// writers from each copy's changes (written whole in a full generation).
+    mirror: Arc<Mutex<UserMirror>>,
 }
 
 fn limits(cfg: &ProcessorConfig) -> StateLimits {
@@ -382,6 +385,7 @@ impl Processor {
             spare: Vec::new(),
             spare_x: Vec::new(),
             chain_base: None,
+            mirror: Arc::default(),
         }
         .tracking()
     }
@@ -676,39 +680,30 @@ impl Processor {
         self.snapshot_for(generation).write(dir, generation)
     }
 
-    /// A copy of the state to be written as `generation` ([`Checkpoint::write`]): full every
-    /// [`FULL_CHECKPOINT_EVERY`] generations (and first after a start or restore),
-    /// otherwise with only the user histories changed since the previous copy, so a
-    /// checkpoint costs O(live sessions + changed users), not O(users ever seen).
-    /// Generations must be written in order, each one before the next copy.
+    /// A copy of the state to be written as `generation` ([`Checkpoint::write`]), possibly on
+    /// another thread while this processor goes on: full every [`FULL_CHECKPOINT_EVERY`]
+    /// generations (and first after a start or restore), otherwise with only the user
+    /// histories changed since the previous copy. Either way the copy holds only the live
+    /// state and the changed users — a full generation's users come from the writers' mirror
+    /// — so it costs O(live sessions + changed users), never O(users ever seen). Generations
+    /// must be written in order, each one before the next copy, and every copy must be
+    /// written (a failed write ends the stream: the next copies lack its changes).
     pub fn snapshot_for(&mut self, generation: u64) -> Checkpoint {
         let full = self
             .chain_base
             .is_none_or(|b| generation <= b || generation - b >= FULL_CHECKPOINT_EVERY);
-        let (store, base) = if full {
+        let base = if full {
             self.chain_base = Some(generation);
-            (self.store.copy(), None)
+            None
         } else {
-            (self.store.copy_changes(), self.chain_base)
+            self.chain_base
         };
-        let mut c = self.snapshot_with(store);
-        c.saved.base = base;
-        c
-    }
-
-    /// A copy of the whole state (sessions, user summaries, pending outcomes, online model,
-    /// counters and applied offsets), to be written by [`Checkpoint::write`] — possibly on
-    /// another thread while this processor goes on.
-    pub fn snapshot(&self) -> Checkpoint {
-        self.snapshot_with(self.store.copy())
-    }
-
-    fn snapshot_with(&self, store: SessionStore) -> Checkpoint {
         Checkpoint {
-            store,
+            store: self.store.copy_changes(),
+            mirror: self.mirror.clone(),
             saved: Saved {
                 format: "shopsense-stream-state".into(),
-                base: None,
+                base,
                 applied: self.applied.clone(),
                 watermark_ms: self.watermark_ms,
                 last_sweep_ms: self.last_sweep_ms,
@@ -760,6 +755,9 @@ impl Processor {
         store
             .restore_chain(&chain, saved.watermark_ms)
             .map_err(|e| StreamError::Checkpoint(e.to_string()))?;
+        // The writers' mirror starts from the restored users (the store's change log starts
+        // empty here).
+        self.mirror = Arc::new(Mutex::new(store.user_mirror()));
         self.store = store;
         self.chain_base = None;
         self.applied = saved.applied;
@@ -787,9 +785,12 @@ impl Processor {
     }
 }
 
-/// A copy of a [`Processor`]'s state at one point ([`Processor::snapshot`]).
+/// A copy of a [`Processor`]'s state at one point ([`Processor::snapshot_for`]).
 pub struct Checkpoint {
+    /// Live sessions and the users changed since the previous copy.
     store: SessionStore,
+    /// The processor's mirror of all users (updated with this copy's changes when written).
+    mirror: Arc<Mutex<UserMirror>>,
     saved: Saved,
 }
 
@@ -806,9 +807,19 @@ impl Checkpoint {
         let io = |what: &str, e: std::io::Error| StreamError::Checkpoint(format!("{what}: {e}"));
         let gen_dir = dir.join(format!("gen-{generation:012}"));
         std::fs::create_dir_all(&gen_dir).map_err(|e| io(&gen_dir.display().to_string(), e))?;
-        self.store
-            .write_copy(&gen_dir.join("sessions.json"), self.saved.watermark_ms)
+        {
+            // (A writer that panicked left the mirror as it was or fully updated: every
+            // update is a plain insert of a user's latest history.)
+            let mut mirror = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
+            self.store.update_mirror(&mut mirror);
+            let path = gen_dir.join("sessions.json");
+            let wm = self.saved.watermark_ms;
+            match self.saved.base {
+                None => self.store.write_copy_with(&mirror, &path, wm),
+                Some(_) => self.store.write_copy(&path, wm),
+            }
             .map_err(|e| StreamError::Checkpoint(e.to_string()))?;
+        }
         let saved = &self.saved;
         let p = gen_dir.join("stream.json");
         let f = std::fs::File::create(&p).map_err(|e| io(&p.display().to_string(), e))?;
