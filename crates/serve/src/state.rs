@@ -183,18 +183,18 @@ pub struct SessionStore {
 }
 
 /// Folds a closed session into its user's history (and logs the change, when tracked).
-fn close_into(inner: &mut Inner, s: LiveSession) {
+fn close_into(inner: &mut Inner, s: &LiveSession) {
     let uid: &str = &s.user_id;
     // One lookup finds the history and the key the change log shares.
     let (k, h) = match inner.users.get_key_value_mut(uid) {
         Some((k, h)) => {
-            fold_session(h, &s);
+            fold_session(h, s);
             (k.clone(), *h)
         }
         None => {
             let k: Arc<str> = Arc::from(uid);
             let mut h = UserHistory::default();
-            fold_session(&mut h, &s);
+            fold_session(&mut h, s);
             inner.users.insert(k.clone(), h);
             (k, h)
         }
@@ -428,7 +428,7 @@ impl SessionStore {
                 .map(|(k, _)| k.clone())
             {
                 if let Some(s) = inner.remove(&old) {
-                    close_into(inner, s);
+                    close_into(inner, &s);
                 }
             }
         }
@@ -541,6 +541,14 @@ impl SessionStore {
 
     /// Closes sessions untouched for longer than the TTL; returns how many.
     pub fn evict_expired(&self, now_ms: i64) -> usize {
+        let mut closed = Vec::new();
+        self.evict_expired_into(now_ms, &mut closed)
+    }
+
+    /// Like [`SessionStore::evict_expired`], appending the closed sessions to `closed`
+    /// instead of dropping them: a caller whose thread is busy can free their events
+    /// elsewhere (dropping them was a quarter of closing sessions).
+    pub fn evict_expired_into(&self, now_ms: i64, closed: &mut Vec<LiveSession>) -> usize {
         let mut g = self.lock();
         let inner = &mut *g;
         let cutoff = now_ms.saturating_sub(self.limits.ttl_ms);
@@ -550,9 +558,11 @@ impl SessionStore {
             .extract_if(|_, s| s.touched_ms < cutoff)
             .collect();
         let n = old.len();
+        closed.reserve(n);
         for (k, s) in old {
             inner.unindex(&k, &s.user_id);
-            close_into(inner, s);
+            close_into(inner, &s);
+            closed.push(s);
         }
         n
     }

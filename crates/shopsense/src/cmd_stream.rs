@@ -40,7 +40,7 @@ pub struct StreamArgs {
     pub state_dir: PathBuf,
     /// Checkpoint and commit after this many messages (or `--checkpoint-ms`, whichever
     /// comes first: under a second's worth at full speed, so the time bound usually rules;
-    /// each checkpoint makes the next changes to the shared user histories copy nodes).
+    /// each checkpoint copies the live sessions on the applying thread).
     #[arg(long, default_value_t = 250_000)]
     pub checkpoint_every: u64,
     /// …or after this many milliseconds.

@@ -25,7 +25,7 @@ pub mod online;
 pub mod processor;
 
 pub use kafka::{replay, run_stream, ReplayConfig, ReplayReport, StreamConfig, StreamReport};
-pub use processor::{Checkpoint, Outcome, Processor, ProcessorConfig, ScoreOut};
+pub use processor::{Checkpoint, Outcome, Processor, ProcessorConfig, ScoreOut, MAX_CLOSED};
 
 /// Errors of the streaming crate.
 #[derive(Debug, thiserror::Error)]

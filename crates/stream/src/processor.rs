@@ -267,6 +267,9 @@ fn live_features(
     Ok(())
 }
 
+/// At most this many closed sessions wait for [`Processor::take_closed`].
+pub const MAX_CLOSED: usize = 1 << 16;
+
 /// At most this many emptied feature states are kept for new sessions.
 const SPARES: usize = 1024;
 
@@ -347,6 +350,9 @@ pub struct Processor {
     spare_x: Vec<Vec<f32>>,
     /// The full checkpoint generation the next incremental one builds on.
     chain_base: Option<u64>,
+    /// Sessions closed by timeout since [`Processor::take_closed`] (dropped here beyond
+    /// [`MAX_CLOSED`]).
+    closed: Vec<shopsense_serve::LiveSession>,
     /// All user histories as of the last checkpoint copy, kept up to date by the checkpoint
     /// writers from each copy's changes (written whole in a full generation).
     mirror: Arc<Mutex<UserMirror>>,
@@ -385,6 +391,7 @@ impl Processor {
             spare: Vec::new(),
             spare_x: Vec::new(),
             chain_base: None,
+            closed: Vec::new(),
             mirror: Arc::default(),
         }
         .tracking()
@@ -404,6 +411,13 @@ impl Processor {
     /// Exact counters.
     pub fn counts(&self) -> &Counts {
         &self.counts
+    }
+
+    /// The sessions closed by timeout since the last call, for the caller to free off the
+    /// applying thread (their events were allocated one string at a time). Up to
+    /// [`MAX_CLOSED`] are kept between calls; beyond that they are dropped here.
+    pub fn take_closed(&mut self) -> Vec<shopsense_serve::LiveSession> {
+        std::mem::take(&mut self.closed)
     }
 
     /// Live sessions.
@@ -654,7 +668,12 @@ impl Processor {
                 self.spare_x.push(p.x);
             }
         }
-        self.store.evict_expired(self.watermark_ms);
+        // A caller that never takes the closed sessions has them dropped here.
+        if self.closed.len() >= MAX_CLOSED {
+            self.closed.clear();
+        }
+        self.store
+            .evict_expired_into(self.watermark_ms, &mut self.closed);
         // The feature caches are only a shortcut (a missing one is rebuilt): trimmed every
         // half timeout of event time, not on every sweep.
         if self.watermark_ms
@@ -994,6 +1013,62 @@ mod score_json_tests {
 }
 
 #[cfg(test)]
+mod closed_tests {
+    use super::{Outcome, Processor, ProcessorConfig, MAX_CLOSED};
+    use shopsense_events::Event;
+    use shopsense_features::UserHistory;
+    use shopsense_serve::{Score, Scorer};
+    use std::sync::Arc;
+
+    struct Zero(Vec<String>);
+    impl Scorer for Zero {
+        fn version(&self) -> &str {
+            "zero"
+        }
+        fn threshold(&self) -> f64 {
+            0.5
+        }
+        fn feature_names(&self) -> &[String] {
+            &self.0
+        }
+        fn features(&self, _: &[Event], _: &UserHistory) -> Result<Vec<f32>, String> {
+            Ok(vec![0.0])
+        }
+        fn score_features(&self, _: &[f32]) -> Result<Score, String> {
+            Ok(Score {
+                score: 0.0,
+                decision: false,
+            })
+        }
+    }
+
+    /// A caller that never takes the closed sessions does not keep them all: at most
+    /// `MAX_CLOSED` wait, and every one is still folded into its user's history.
+    #[test]
+    fn closed_sessions_not_taken_are_bounded() {
+        let mut p = Processor::new(Arc::new(Zero(vec!["z".into()])), ProcessorConfig::default());
+        let n = MAX_CLOSED + 5_000;
+        // One session a minute: each closes 30 minutes later, swept every minute.
+        for i in 0..n + 40 {
+            let m = format!(
+                r#"{{"time":{},"kind":"view","user_id":"u{}","session_id":"s{i}","item_id":"i"}}"#,
+                i as i64 * 60_000,
+                i % 7
+            );
+            assert!(matches!(
+                p.process(0, i as i64, m.as_bytes(), 0),
+                Outcome::Scored(_)
+            ));
+        }
+        let timed_out = p.counts().timed_out as usize;
+        assert!(timed_out > n, "{timed_out}");
+        let kept = p.take_closed().len();
+        assert!(kept <= MAX_CLOSED && kept > 0, "{kept}");
+        assert!(kept < timed_out, "{kept} of {timed_out}");
+    }
+}
+
+#[cfg(test)]
 mod outcome_tests {
     use super::{OnlineLogit, Outcome, Processor, ProcessorConfig};
     use shopsense_events::Event;
@@ -1061,6 +1136,16 @@ mod outcome_tests {
             Outcome::Scored(_)
         ));
         assert_eq!((q.counts().converted, q.counts().timed_out), (1, 1));
+
+        // The closed sessions wait for the caller: "s" and "t" (restored, then timed out).
+        let mut closed: Vec<(String, usize)> = q
+            .take_closed()
+            .into_iter()
+            .map(|s| (s.user_id, s.events.len()))
+            .collect();
+        closed.sort();
+        assert_eq!(closed, [("u-s".to_string(), 3), ("u-t".to_string(), 1)]);
+        assert!(q.take_closed().is_empty());
 
         let mut expect = OnlineLogit::new(1 << 16, 0.05, 1e-6);
         let buckets = expect.buckets(&names);
