@@ -75,18 +75,22 @@ impl OnlineLogit {
     }
 
     /// [`OnlineLogit::squash`] with the table at hand.
+    ///
+    /// Written for the per-event path (a tenth of the consumer's applying thread): NaN and
+    /// the infinities fail the table's range test and are caught on the slower path, and the
+    /// whole-number test converts through `i32` (exact below the table's end) — `as usize`
+    /// of a float compiled to a dozen instructions of saturating conversion.
     #[inline]
     fn squash_with(table: &[f64; SQUASH_TABLE], x: f32) -> f64 {
-        if !x.is_finite() {
-            return 0.0;
-        }
         let a = x.abs();
         let sign = f64::from(x.signum());
         if a < SQUASH_TABLE as f32 {
-            let k = a as usize;
+            let k = a as i32;
             if k as f32 == a {
-                return sign * table[k];
+                return sign * table.get(k as usize).copied().unwrap_or(0.0);
             }
+        } else if !a.is_finite() {
+            return 0.0;
         }
         sign * ln1(a)
     }
@@ -105,9 +109,10 @@ impl OnlineLogit {
         let t = squash_table();
         let mut z = self.bias;
         for (&b, &v) in buckets.iter().zip(x) {
-            // A zero (or missing) feature adds nothing: its weight is not even read (the
-            // weights are 512 KiB; most features of a short session are zero).
-            if v == 0.0 || !v.is_finite() {
+            // A zero feature adds nothing: its weight is not even read (the weights are
+            // 512 KiB; most features of a short session are zero). A missing one (NaN)
+            // adds ±0, as in the full margin.
+            if v == 0.0 {
                 continue;
             }
             z += self.weights.get(b).copied().unwrap_or(0.0) * Self::squash_with(t, v);
