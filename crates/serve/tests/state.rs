@@ -86,6 +86,11 @@ fn snapshot_round_trip_and_missing_file() {
     assert!(u.restore(&p, 0).is_err());
 }
 
+/// A snapshot file as JSON.
+fn read_json(p: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json")
+}
+
 /// A change-tracked store where users a (a cart) and b (a view) each closed one session.
 fn two_users_closed() -> SessionStore {
     let s = SessionStore::new(limits());
@@ -226,11 +231,7 @@ fn append_one_keeps_the_state_append_keeps() {
     let (p, q) = (dir.path().join("one.json"), dir.path().join("many.json"));
     one.copy_changes().snapshot(&p, 0).expect("one");
     many.copy_changes().snapshot(&q, 0).expect("many");
-    let users = |p: &std::path::Path| -> serde_json::Value {
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json");
-        v["users"].clone()
-    };
+    let users = |p: &std::path::Path| read_json(p)["users"].clone();
     assert_eq!(users(&p), users(&q));
     assert_eq!(users(&p)["u"]["sessions"], 2);
 }
@@ -254,9 +255,7 @@ fn a_mirror_kept_from_change_copies_writes_what_a_full_copy_writes() {
     let (a, b) = (dir.path().join("mirror.json"), dir.path().join("full.json"));
     delta.write_copy_with(&mirror, &a, 5_000).expect("mirror");
     s.copy().write_copy(&b, 5_000).expect("full");
-    let read = |p: &std::path::Path| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json")
-    };
+    let read = read_json;
     assert_eq!(read(&a), read(&b));
     assert_eq!(read(&a)["users"]["b"]["purchases"], 1);
     assert_eq!(read(&a)["sessions"]["d1"]["user_id"], "d");
@@ -290,11 +289,7 @@ fn a_long_uncopied_change_log_keeps_every_users_latest_history() {
     let (p, q) = (dir.path().join("changes.json"), dir.path().join("all.json"));
     s.copy_changes().write_copy(&p, 0).expect("changes");
     s.copy().write_copy(&q, 0).expect("all");
-    let users_of = |p: &std::path::Path| -> serde_json::Value {
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json");
-        v["users"].clone()
-    };
+    let users_of = |p: &std::path::Path| read_json(p)["users"].clone();
     assert_eq!(users_of(&p), users_of(&q));
     assert_eq!(users_of(&p)["x"]["sessions"], 2);
     assert_eq!(users_of(&p)["x"]["carts"], 1);

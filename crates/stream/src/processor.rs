@@ -1014,39 +1014,18 @@ mod score_json_tests {
 
 #[cfg(test)]
 mod closed_tests {
+    use super::outcome_tests::Counting;
     use super::{Outcome, Processor, ProcessorConfig, MAX_CLOSED};
-    use shopsense_events::Event;
-    use shopsense_features::UserHistory;
-    use shopsense_serve::{Score, Scorer};
     use std::sync::Arc;
-
-    struct Zero(Vec<String>);
-    impl Scorer for Zero {
-        fn version(&self) -> &str {
-            "zero"
-        }
-        fn threshold(&self) -> f64 {
-            0.5
-        }
-        fn feature_names(&self) -> &[String] {
-            &self.0
-        }
-        fn features(&self, _: &[Event], _: &UserHistory) -> Result<Vec<f32>, String> {
-            Ok(vec![0.0])
-        }
-        fn score_features(&self, _: &[f32]) -> Result<Score, String> {
-            Ok(Score {
-                score: 0.0,
-                decision: false,
-            })
-        }
-    }
 
     /// A caller that never takes the closed sessions does not keep them all: at most
     /// `MAX_CLOSED` wait, and every one is still folded into its user's history.
     #[test]
     fn closed_sessions_not_taken_are_bounded() {
-        let mut p = Processor::new(Arc::new(Zero(vec!["z".into()])), ProcessorConfig::default());
+        let mut p = Processor::new(
+            Arc::new(Counting(vec!["n".into(), "t".into()])),
+            ProcessorConfig::default(),
+        );
         let n = MAX_CLOSED + 5_000;
         // One session a minute: each closes 30 minutes later, swept every minute.
         for i in 0..n + 40 {
@@ -1077,7 +1056,7 @@ mod outcome_tests {
     use std::sync::Arc;
 
     /// Features: the session's event count and its latest event time (seconds).
-    struct Counting(Vec<String>);
+    pub(super) struct Counting(pub(super) Vec<String>);
     impl Scorer for Counting {
         fn version(&self) -> &str {
             "counting"
